@@ -1,0 +1,59 @@
+#include "hello_async/response.hpp"
+
+#include "hello_async/http_date.hpp"
+
+#include <boost/beast/http/status.hpp>
+
+#include <array>
+#include <charconv>
+#include <ostream>
+#include <tuple>
+
+namespace hello_async {
+
+std::string_view server_token()
+{
+    return "hello-async/" HELLO_ASYNC_VERSION;
+}
+
+void append_response_head(std::string& out, response_head const& head)
+{
+    namespace http = boost::beast::http;
+    std::array<char, 24> digits{};
+    auto append_number = [&](auto value) {
+        auto const result = std::to_chars(digits.data(), digits.data() + digits.size(), value);
+        out.append(digits.data(), result.ptr);
+    };
+
+    out += "HTTP/1.1 ";
+    append_number(head.status);
+    out += ' ';
+    auto const reason = http::obsolete_reason(static_cast<http::status>(head.status));
+    out.append(reason.data(), reason.size());
+    out += "\r\nServer: ";
+    out += server_token();
+    out += "\r\nDate: ";
+    out += current_http_date();
+    if (!head.content_type.empty()) {
+        out += "\r\nContent-Type: ";
+        out += head.content_type;
+    }
+    out += "\r\nContent-Length: ";
+    append_number(head.content_length);
+    if (!head.allow.empty()) {
+        out += "\r\nAllow: ";
+        out += head.allow;
+    }
+    if (!head.location.empty()) {
+        out += "\r\nLocation: ";
+        out += head.location;
+    }
+    // RFC 9112 §9.3: an HTTP/1.0 client keeps the connection only if told it may.
+    if (!head.keep_alive)
+        out += "\r\nConnection: close";
+    else if (head.client_is_http10)
+        out += "\r\nConnection: keep-alive";
+    out += "\r\n\r\n";
+}
+
+} // namespace hello_async

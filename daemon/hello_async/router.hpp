@@ -1,0 +1,74 @@
+#pragma once
+
+#include "hello_async/config.hpp"
+#include "hello_async/static_files.hpp"
+#include "hello_async/unique_fd.hpp"
+
+#include <boost/beast/http/verb.hpp>
+
+#include <chrono>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace hello_async {
+
+/// What to answer: a status, and a file or a built-in body. Views point into the router, which
+/// outlives every plan it makes.
+struct response_plan
+{
+    unsigned status{200};
+    open_file file;            ///< body when file.fd is open
+    std::string built_in_body; ///< body when no file could be used
+    std::string_view content_type;
+    std::chrono::milliseconds delay{0};
+    std::string_view allow; ///< 405 and OPTIONS
+    std::string location;   ///< 301
+};
+
+/// Maps method + normalized path to a response plan. No sockets: everything here is testable
+/// against a directory tree.
+class router
+{
+  public:
+    /// Opens every static directory; throws config_error when one has become unusable.
+    explicit router(config const& cfg);
+
+    /// Exact [[route]] first, then the longest [[static]] prefix, else the 404 page.
+    [[nodiscard]] response_plan route(boost::beast::http::verb method, std::string_view path) const;
+
+    /// The configured page for an error status, or a small built-in one.
+    [[nodiscard]] response_plan error(unsigned status) const;
+
+    /// The Allow value for "OPTIONS *".
+    [[nodiscard]] static std::string_view server_allow() { return "GET, HEAD, POST, OPTIONS"; }
+
+  private:
+    struct route_entry
+    {
+        route_config cfg;
+        std::string allow;
+    };
+    struct static_entry
+    {
+        static_config cfg;
+        unique_fd dir;
+    };
+
+    [[nodiscard]] response_plan serve_route(route_entry const& route,
+                                            boost::beast::http::verb method) const;
+    [[nodiscard]] response_plan serve_static(static_entry const& st,
+                                             boost::beast::http::verb method,
+                                             std::string_view path) const;
+    [[nodiscard]] response_plan not_allowed(boost::beast::http::verb method,
+                                            std::string_view allow) const;
+
+    std::vector<route_entry> routes_;   // sorted by path
+    std::vector<static_entry> statics_; // longest prefix first
+    std::map<unsigned, std::filesystem::path> error_pages_;
+};
+
+/// The built-in body for a status without a configured page.
+[[nodiscard]] std::string built_in_page(unsigned status);
+
+} // namespace hello_async

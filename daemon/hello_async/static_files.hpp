@@ -1,0 +1,47 @@
+#pragma once
+
+#include "hello_async/unique_fd.hpp"
+
+#include <cstdint>
+#include <filesystem>
+#include <string_view>
+#include <sys/stat.h>
+
+namespace hello_async {
+
+/// An open regular file with the metadata a response needs.
+struct open_file
+{
+    unique_fd fd;
+    std::uint64_t size{0};
+    struct timespec mtime
+    {
+    };
+    ino_t inode{0};
+};
+
+/// What an attempt to open a file for a response came to.
+struct file_lookup
+{
+    enum class outcome
+    {
+        found,
+        not_found,    ///< missing, or a name no file can have
+        forbidden,    ///< exists but may not be served: unreadable, a device, or escapes the root
+        is_directory, ///< the caller decides between an index file and a redirect
+    };
+    outcome result{outcome::not_found};
+    open_file file;
+};
+
+/// Opens `relative` below the directory `dir_fd` with openat2(RESOLVE_BENEATH): no "..", absolute
+/// symlink or symlink chain can reach a file outside that directory.
+[[nodiscard]] file_lookup open_beneath(int dir_fd, std::string_view relative);
+
+/// Opens a file the administrator named in the config (symlinks anywhere are trusted there).
+[[nodiscard]] file_lookup open_configured(std::filesystem::path const& path);
+
+/// Reads `length` bytes from the start of `fd` into `out`; false when the file shrank or failed.
+[[nodiscard]] bool read_whole(int fd, std::uint64_t length, std::string& out);
+
+} // namespace hello_async

@@ -1,0 +1,37 @@
+#!/bin/sh
+# Installs the Debian 12 packages a task needs, skipping apt entirely when all are present.
+# usage: packaging/install-deps.sh build|test|package|bench ...
+set -eu
+
+packages=""
+for need in "$@"; do
+    case $need in
+    build)
+        packages="$packages cmake ninja-build g++ pkg-config libboost1.81-dev libspdlog-dev
+                  libtomlplusplus-dev libsystemd-dev" ;;
+    test)
+        packages="$packages libgtest-dev systemd socat curl" ;;
+    package)
+        packages="$packages dpkg-dev lintian" ;;
+    *)
+        echo "install-deps.sh: unknown need '$need'" >&2; exit 64 ;;
+    esac
+done
+
+missing=""
+for p in $packages; do
+    status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+    [ "$status" = "install ok installed" ] || missing="$missing $p"
+done
+[ -n "$missing" ] || exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "install-deps.sh: missing packages:$missing (run as root, or install them)" >&2
+    exit 1
+fi
+echo "installing:$missing"
+export DEBIAN_FRONTEND=noninteractive
+# Another apt run on the machine may hold the lock for a while.
+apt-get -o DPkg::Lock::Timeout=600 update -qq
+# shellcheck disable=SC2086 # word splitting of the package list is intended
+apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends $missing >/dev/null

@@ -1,0 +1,260 @@
+#include "hello_async/config.hpp"
+#include "hello_async/limits.hpp"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "support/daemon_process.hpp"
+
+namespace hello_async {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::temp_dir;
+
+/// Loads `text` from a file in a fresh directory that holds hello.html and static/.
+class config_file : public ::testing::Test
+{
+  protected:
+    config_file()
+    {
+        dir_.write("hello.html", "<h1>hi</h1>\n");
+        dir_.write("static/index.html", "index\n");
+    }
+
+    config load(std::string const& text) const
+    {
+        return load_config(dir_.write("site.toml", text));
+    }
+
+    /// The error message for `text`, which must be refused.
+    std::string error_for(std::string const& text) const
+    {
+        try {
+            static_cast<void>(load(text));
+        } catch (config_error const& e) {
+            return e.what();
+        }
+        ADD_FAILURE() << "config was accepted:\n" << text;
+        return {};
+    }
+
+    std::string where(int line) const
+    {
+        return (dir_.path() / "site.toml").string() + ":" + std::to_string(line) + ":";
+    }
+
+    temp_dir dir_;
+};
+
+TEST_F(config_file, minimal_config_has_defaults)
+{
+    auto const cfg = load("[[route]]\npath = \"/\"\nfile = \"hello.html\"\n");
+    ASSERT_EQ(cfg.routes.size(), 1U);
+    EXPECT_EQ(cfg.routes[0].file, dir_.path() / "hello.html");
+    EXPECT_EQ(cfg.routes[0].status, 200U);
+    EXPECT_EQ(cfg.server.listen.size(), 1U);
+    EXPECT_EQ(cfg.server.listen[0].port(), 7878);
+    EXPECT_EQ(cfg.server.root, dir_.path());
+    EXPECT_TRUE(cfg.server.access_log);
+}
+
+TEST_F(config_file, relative_paths_resolve_against_the_config_directory)
+{
+    auto const cfg = load("[server]\nroot = \"static\"\n"
+                          "[[route]]\npath = \"/\"\nfile = \"index.html\"\n"
+                          "[[static]]\nprefix = \"/s\"\ndir = \"static\"\n");
+    EXPECT_EQ(cfg.routes[0].file, dir_.path() / "static" / "index.html");
+    EXPECT_EQ(cfg.statics[0].dir, dir_.path() / "static");
+    EXPECT_EQ(cfg.statics[0].prefix, "/s/");
+}
+
+TEST_F(config_file, syntax_error_names_line_and_column)
+{
+    auto const message = error_for("[server]\nthreads = 2\nlisten = [\"[::]:1\"\n");
+    EXPECT_NE(message.find(where(3)), std::string::npos) << message;
+}
+
+TEST_F(config_file, unknown_key_is_refused_with_line_and_key)
+{
+    auto const message = error_for("[server]\nthreads = 2\nthraeds = 3\n");
+    EXPECT_NE(message.find(where(3)), std::string::npos) << message;
+    EXPECT_NE(message.find("server.thraeds: unknown key"), std::string::npos) << message;
+}
+
+TEST_F(config_file, unknown_table_is_refused)
+{
+    auto const message = error_for("[sever]\nthreads = 2\n");
+    EXPECT_NE(message.find(where(1)), std::string::npos) << message;
+    EXPECT_NE(message.find("sever: unknown key"), std::string::npos) << message;
+}
+
+TEST_F(config_file, wrong_type_is_refused)
+{
+    auto const message = error_for("[server]\n\nthreads = \"four\"\n");
+    EXPECT_NE(message.find(where(3)), std::string::npos) << message;
+    EXPECT_NE(message.find("server.threads: expected an integer, found a string"),
+              std::string::npos)
+        << message;
+}
+
+TEST_F(config_file, out_of_range_integer_is_refused)
+{
+    auto const message = error_for("[limits]\nmax_connections = 0\n");
+    EXPECT_NE(message.find(where(2)), std::string::npos) << message;
+    EXPECT_NE(message.find("limits.max_connections: out of range"), std::string::npos) << message;
+}
+
+TEST_F(config_file, bad_duration_is_refused)
+{
+    auto const message =
+        error_for("[[route]]\npath = \"/\"\nfile = \"hello.html\"\ndelay = \"5 seconds\"\n");
+    EXPECT_NE(message.find(where(4)), std::string::npos) << message;
+    EXPECT_NE(message.find("route[1].delay: bad duration \"5 seconds\""), std::string::npos)
+        << message;
+}
+
+TEST_F(config_file, duplicate_route_is_refused)
+{
+    auto const message = error_for("[[route]]\npath = \"/\"\nfile = \"hello.html\"\n"
+                                   "[[route]]\npath = \"/\"\nfile = \"hello.html\"\n");
+    EXPECT_NE(message.find(where(5)), std::string::npos) << message;
+    EXPECT_NE(message.find("route[2].path: duplicate route \"/\""), std::string::npos) << message;
+}
+
+TEST_F(config_file, missing_route_file_is_refused)
+{
+    auto const message = error_for("[[route]]\npath = \"/\"\nfile = \"nope.html\"\n");
+    EXPECT_NE(message.find(where(3)), std::string::npos) << message;
+    EXPECT_NE(message.find("route[1].file: cannot open"), std::string::npos) << message;
+    EXPECT_NE(message.find("nope.html"), std::string::npos) << message;
+}
+
+TEST_F(config_file, route_file_that_is_a_directory_is_refused)
+{
+    auto const message = error_for("[[route]]\npath = \"/\"\nfile = \"static\"\n");
+    EXPECT_NE(message.find("route[1].file:"), std::string::npos) << message;
+    EXPECT_NE(message.find("is not a regular file"), std::string::npos) << message;
+}
+
+TEST_F(config_file, missing_static_dir_is_refused)
+{
+    auto const message = error_for("[[static]]\nprefix = \"/s/\"\ndir = \"missing\"\n");
+    EXPECT_NE(message.find(where(3)), std::string::npos) << message;
+    EXPECT_NE(message.find("static[1].dir: cannot open directory"), std::string::npos) << message;
+}
+
+TEST_F(config_file, missing_required_key_is_refused)
+{
+    auto const message = error_for("[[route]]\nfile = \"hello.html\"\n");
+    EXPECT_NE(message.find(where(1)), std::string::npos) << message;
+    EXPECT_NE(message.find("route[1].path: missing (required)"), std::string::npos) << message;
+}
+
+TEST_F(config_file, bad_listen_address_is_refused)
+{
+    auto const message = error_for("[server]\nlisten = [\"::1:80\"]\n");
+    EXPECT_NE(message.find(where(2)), std::string::npos) << message;
+    EXPECT_NE(message.find("server.listen: bad address \"::1:80\""), std::string::npos) << message;
+}
+
+TEST_F(config_file, bad_error_status_is_refused)
+{
+    auto const message = error_for("[errors]\n200 = \"hello.html\"\n");
+    EXPECT_NE(message.find(where(2)), std::string::npos) << message;
+    EXPECT_NE(message.find("errors.200: expected an HTTP error status"), std::string::npos)
+        << message;
+}
+
+TEST_F(config_file, missing_error_page_is_refused)
+{
+    auto const message = error_for("[errors]\n404 = \"404.html\"\n");
+    EXPECT_NE(message.find("errors.404: cannot open"), std::string::npos) << message;
+}
+
+TEST_F(config_file, bad_route_path_is_refused)
+{
+    auto const message = error_for("[[route]]\npath = \"no-slash\"\nfile = \"hello.html\"\n");
+    EXPECT_NE(message.find("route[1].path:"), std::string::npos) << message;
+}
+
+TEST_F(config_file, unsupported_method_is_refused)
+{
+    auto const message = error_for(
+        "[[route]]\npath = \"/\"\nfile = \"hello.html\"\nmethods = [\"GET\", \"BREW\"]\n");
+    EXPECT_NE(message.find(where(4)), std::string::npos) << message;
+    EXPECT_NE(message.find("route[1].methods: unsupported method \"BREW\""), std::string::npos)
+        << message;
+}
+
+TEST_F(config_file, missing_file_names_the_file)
+{
+    try {
+        static_cast<void>(load_config(dir_.path() / "absent.toml"));
+        FAIL() << "missing config accepted";
+    } catch (config_error const& e) {
+        EXPECT_NE(std::string{e.what()}.find("absent.toml: cannot open"), std::string::npos)
+            << e.what();
+    }
+}
+
+TEST(config_defaults, repository_config_loads_and_states_the_built_in_limits)
+{
+    auto const cfg = load_config(fs::path{HELLO_ASYNC_SOURCE_DIR} / "config" / "hello-async.toml");
+    limits const built_in{};
+    EXPECT_EQ(cfg.limits.header_timeout, built_in.header_timeout);
+    EXPECT_EQ(cfg.limits.keepalive_timeout, built_in.keepalive_timeout);
+    EXPECT_EQ(cfg.limits.body_timeout, built_in.body_timeout);
+    EXPECT_EQ(cfg.limits.send_timeout, built_in.send_timeout);
+    EXPECT_EQ(cfg.limits.shutdown_grace, built_in.shutdown_grace);
+    EXPECT_EQ(cfg.limits.header_bytes, built_in.header_bytes);
+    EXPECT_EQ(cfg.limits.body_bytes, built_in.body_bytes);
+    EXPECT_EQ(cfg.limits.max_connections, built_in.max_connections);
+    EXPECT_EQ(cfg.limits.max_requests_per_connection, built_in.max_requests_per_connection);
+
+    server_config const server_defaults{};
+    EXPECT_EQ(cfg.server.threads, server_defaults.threads);
+    EXPECT_EQ(cfg.server.access_log, server_defaults.access_log);
+    EXPECT_EQ(cfg.server.socket_name, server_defaults.socket_name);
+    EXPECT_EQ(cfg.server.root, fs::path{HELLO_ASYNC_SOURCE_DIR} / "www");
+
+    ASSERT_EQ(cfg.routes.size(), 2U);
+    EXPECT_EQ(cfg.routes[1].path, "/sleep");
+    EXPECT_EQ(cfg.routes[1].delay, std::chrono::seconds{5});
+    EXPECT_EQ(cfg.error_pages.at(404), fs::path{HELLO_ASYNC_SOURCE_DIR} / "www" / "404.html");
+}
+
+TEST(durations, accepted_forms)
+{
+    using namespace std::chrono_literals;
+    EXPECT_EQ(parse_duration("250ms"), 250ms);
+    EXPECT_EQ(parse_duration("5s"), 5s);
+    EXPECT_EQ(parse_duration("2m"), 2min);
+    EXPECT_EQ(parse_duration("1h"), 1h);
+    EXPECT_EQ(parse_duration("0s"), 0ms);
+}
+
+TEST(durations, refused_forms)
+{
+    for (auto const* text : {"", "5", "s", "-1s", "5 s", "5sec", "1.5s", "99999999999h", "5S"})
+        EXPECT_FALSE(parse_duration(text).has_value()) << text;
+}
+
+TEST(listen_addresses, forms)
+{
+    auto const any = parse_listen_address("[::]:7878");
+    ASSERT_TRUE(any);
+    EXPECT_TRUE(any->address().is_v6());
+    EXPECT_EQ(any->port(), 7878);
+    auto const v4 = parse_listen_address("127.0.0.1:80");
+    ASSERT_TRUE(v4);
+    EXPECT_EQ(v4->address().to_string(), "127.0.0.1");
+    EXPECT_TRUE(parse_listen_address("*:8080"));
+    for (auto const* bad :
+         {"7878", "::1:80", "[::1]", "host:80", "1.2.3.4:65536", "1.2.3.4:", "[::1:80"})
+        EXPECT_FALSE(parse_listen_address(bad).has_value()) << bad;
+}
+
+} // namespace
+} // namespace hello_async

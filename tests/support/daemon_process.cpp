@@ -1,0 +1,208 @@
+#include "support/daemon_process.hpp"
+
+#include <array>
+#include <cstdlib>
+#include <cstring>
+#include <fcntl.h>
+#include <fstream>
+#include <poll.h>
+#include <random>
+#include <regex>
+#include <signal.h>
+#include <sstream>
+#include <stdexcept>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace hello_async::testing {
+
+namespace fs = std::filesystem;
+
+temp_dir::temp_dir()
+{
+    std::string templ = (fs::temp_directory_path() / "hello-async-test.XXXXXX").string();
+    if (::mkdtemp(templ.data()) == nullptr)
+        throw std::runtime_error{"mkdtemp failed"};
+    path_ = templ;
+}
+
+temp_dir::~temp_dir()
+{
+    std::error_code ignored;
+    fs::remove_all(path_, ignored);
+}
+
+fs::path temp_dir::write(std::string const& name, std::string const& text) const
+{
+    auto const target = path_ / name;
+    fs::create_directories(target.parent_path());
+    std::ofstream out{target, std::ios::binary};
+    out << text;
+    return target;
+}
+
+fs::path source_www()
+{
+    return fs::path{HELLO_ASYNC_SOURCE_DIR} / "www";
+}
+
+std::string read_file(fs::path const& path)
+{
+    std::ifstream in{path, std::ios::binary};
+    std::ostringstream text;
+    text << in.rdbuf();
+    return text.str();
+}
+
+std::string test_config(std::string const& extra, std::string const& limits)
+{
+    return "[server]\n"
+           "listen = [\"127.0.0.1:0\"]\n"
+           "root = \"" +
+           source_www().string() +
+           "\"\n"
+           "threads = 2\n"
+           "log_target = \"stderr\"\n"
+           "\n[limits]\n" +
+           limits +
+           "\n"
+           "[[route]]\npath = \"/\"\nfile = \"hello.html\"\n\n"
+           "[[route]]\npath = \"/sleep\"\nfile = \"hello.html\"\ndelay = \"5s\"\n\n"
+           "[errors]\n404 = \"404.html\"\n\n" +
+           extra;
+}
+
+daemon_process::daemon_process(launch const& how)
+{
+    std::array<int, 2> out{};
+    if (::pipe2(out.data(), O_CLOEXEC) != 0)
+        throw std::runtime_error{"pipe2 failed"};
+
+    std::vector<std::string> env_strings{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"};
+    for (auto const& [k, v] : how.env)
+        env_strings.push_back(k + "=" + v);
+    std::vector<std::string> args{HELLO_ASYNC_BINARY};
+    args.insert(args.end(), how.args.begin(), how.args.end());
+
+    pid_ = ::fork();
+    if (pid_ < 0)
+        throw std::runtime_error{"fork failed"};
+    if (pid_ == 0) {
+        ::dup2(out[1], 1);
+        ::dup2(out[1], 2);
+        for (auto const& [child_fd, parent_fd] : how.fds) {
+            if (child_fd == parent_fd)
+                ::fcntl(child_fd, F_SETFD, 0);
+            else
+                ::dup2(parent_fd, child_fd);
+        }
+        if (how.set_listen_pid)
+            env_strings.push_back("LISTEN_PID=" + std::to_string(::getpid()));
+        std::vector<char*> argv;
+        for (auto& a : args)
+            argv.push_back(a.data());
+        argv.push_back(nullptr);
+        std::vector<char*> envp;
+        for (auto& e : env_strings)
+            envp.push_back(e.data());
+        envp.push_back(nullptr);
+        ::execve(argv[0], argv.data(), envp.data());
+        ::_exit(127);
+    }
+    ::close(out[1]);
+    reader_ = std::thread{[this, fd = out[0]] { collect(fd); }};
+}
+
+daemon_process::daemon_process(std::vector<std::string> args)
+    : daemon_process{launch{std::move(args), {}, {}, false}}
+{}
+
+daemon_process::~daemon_process()
+{
+    if (!status_) {
+        signal(SIGKILL);
+        static_cast<void>(wait_exit(std::chrono::seconds{5}));
+    }
+    if (reader_.joinable())
+        reader_.join();
+}
+
+void daemon_process::collect(int fd)
+{
+    std::array<char, 4096> buf{};
+    for (;;) {
+        auto const n = ::read(fd, buf.data(), buf.size());
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        std::lock_guard const lock{mutex_};
+        output_.append(buf.data(), static_cast<std::size_t>(n));
+        changed_.notify_all();
+    }
+    ::close(fd);
+    std::lock_guard const lock{mutex_};
+    closed_ = true;
+    changed_.notify_all();
+}
+
+bool daemon_process::wait_for_output(std::string const& text, std::chrono::milliseconds timeout)
+{
+    std::unique_lock lock{mutex_};
+    return changed_.wait_for(lock, timeout, [&] {
+        return output_.find(text) != std::string::npos || closed_;
+    }) && output_.find(text) != std::string::npos;
+}
+
+unsigned short daemon_process::wait_for_port()
+{
+    if (!wait_for_output(" I/O threads"))
+        throw std::runtime_error{"daemon did not start listening:\n" + output()};
+    std::smatch match;
+    auto const text = output();
+    static std::regex const listening{R"(listening on \[?[0-9a-fA-F:.]+\]?:([0-9]+))"};
+    if (!std::regex_search(text, match, listening))
+        throw std::runtime_error{"no port in output:\n" + text};
+    return static_cast<unsigned short>(std::stoi(match[1].str()));
+}
+
+void daemon_process::signal(int sig) const
+{
+    if (pid_ > 0)
+        ::kill(pid_, sig);
+}
+
+std::optional<int> daemon_process::wait_exit(std::chrono::milliseconds timeout)
+{
+    if (status_)
+        return status_;
+    auto const deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+        int raw = 0;
+        auto const rc = ::waitpid(pid_, &raw, WNOHANG);
+        if (rc == pid_) {
+            status_ = WIFEXITED(raw) ? WEXITSTATUS(raw) : 128 + WTERMSIG(raw);
+            return status_;
+        }
+        if (std::chrono::steady_clock::now() >= deadline)
+            return std::nullopt;
+        // waitpid has no timeout; the reader thread's EOF tells us when stdout closed.
+        std::unique_lock lock{mutex_};
+        changed_.wait_for(lock, std::chrono::milliseconds{20}, [&] { return closed_; });
+    }
+}
+
+std::string daemon_process::output()
+{
+    std::lock_guard const lock{mutex_};
+    return output_;
+}
+
+run_result run_daemon(std::vector<std::string> const& args)
+{
+    daemon_process proc{args};
+    auto const status = proc.wait_exit(std::chrono::seconds{15});
+    return {status.value_or(-1), proc.output()};
+}
+
+} // namespace hello_async::testing

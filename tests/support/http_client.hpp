@@ -1,0 +1,59 @@
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+
+#include <chrono>
+#include <map>
+#include <string>
+#include <string_view>
+
+namespace hello_async::testing {
+
+/// One parsed response.
+struct http_response
+{
+    unsigned status{0};
+    std::map<std::string, std::string> headers; ///< lower-case names
+    std::string body;
+    [[nodiscard]] std::string header(std::string const& name) const
+    {
+        auto const it = headers.find(name);
+        return it == headers.end() ? std::string{} : it->second;
+    }
+    [[nodiscard]] bool has(std::string const& name) const { return headers.contains(name); }
+};
+
+/// "GET /path HTTP/1.1" with Host and the given extra header lines (each ending in \r\n).
+[[nodiscard]] std::string
+request(std::string_view method, std::string_view target, std::string_view extra_headers = {});
+
+/// A blocking HTTP client over a real TCP connection, with receive timeouts so that a test
+/// fails instead of hanging.
+class http_client
+{
+  public:
+    explicit http_client(unsigned short port,
+                         std::string const& host = "127.0.0.1",
+                         std::chrono::seconds timeout = std::chrono::seconds{10});
+
+    void send(std::string_view bytes);
+    /// Reads one response; `head_request` when it answers a HEAD (no body follows).
+    [[nodiscard]] http_response read_response(bool head_request = false);
+    /// Everything until the server closes (or the timeout).
+    [[nodiscard]] std::string read_until_close();
+    /// True when the server has closed the connection (read returns EOF or reset).
+    [[nodiscard]] bool peer_closed();
+    /// Sends one request and reads its response.
+    [[nodiscard]] http_response get(std::string_view target, std::string_view extra = {});
+
+    boost::asio::ip::tcp::socket& socket() { return socket_; }
+
+  private:
+    boost::asio::io_context ioc_;
+    boost::asio::ip::tcp::socket socket_;
+    boost::beast::flat_buffer buffer_;
+};
+
+} // namespace hello_async::testing
