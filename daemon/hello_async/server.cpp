@@ -267,6 +267,13 @@ int server::run()
         auto const period = std::chrono::duration_cast<std::chrono::milliseconds>(*interval / 2);
         net::co_spawn(w.ioc, ping_watchdog(w.watchdog, period), log_task_failure);
     }
+    net::co_spawn(control_, watch_signals(), log_task_failure);
+    net::co_spawn(control_, refresh_status(), log_task_failure);
+    spdlog::info("listening on{}; {} I/O threads", listening_, workers_.size());
+    // The sockets listen and every accept loop is queued: connections from now on are served.
+    // READY=1 goes out before the I/O threads start, so it precedes any response.
+    notify_ready(status_line());
+
     for (auto& w : workers_) {
         threads_.emplace_back([this, &w] {
             w->ioc.run();
@@ -276,11 +283,6 @@ int server::run()
             });
         });
     }
-
-    net::co_spawn(control_, watch_signals(), log_task_failure);
-    net::co_spawn(control_, refresh_status(), log_task_failure);
-    spdlog::info("listening on{}; {} I/O threads", listening_, workers_.size());
-    notify_ready(status_line());
 
     control_.run();
     for (auto& t : threads_)
@@ -308,8 +310,10 @@ void server::begin_drain()
             if (w.watchdog)
                 w.watchdog->cancel();
             for (auto* conn : state_->registry(i)) {
+                // Cancel, not close: a read that has already completed with the next request
+                // still delivers it, and the session answers what was sent before the signal.
                 if (conn->idle)
-                    conn->socket.close(ignored);
+                    conn->socket.cancel(ignored);
             }
         });
     }

@@ -1,5 +1,6 @@
 #include "hello_async/session.hpp"
 
+#include "hello_async/access_entry.hpp"
 #include "hello_async/logging.hpp"
 #include "hello_async/request_path.hpp"
 #include "hello_async/response.hpp"
@@ -115,27 +116,20 @@ class connection_scope
 /// What the access log needs to know of one exchange.
 struct exchange_record
 {
-    std::string_view method;
-    std::string_view target;
-    unsigned version{11};
+    access_entry entry;
     std::string fallback_line; ///< when no request line could be parsed
-    unsigned status{0};
-    std::uint64_t bytes{0};
     steady::time_point started;
 };
 
-void log_exchange(exchange_record const& rec, std::string const& peer)
+void log_exchange(exchange_record& rec, std::string const& peer, fmt::memory_buffer& line)
 {
-    auto const elapsed = std::chrono::duration<double, std::milli>(steady::now() - rec.started);
-    auto& log = access_log();
-    if (rec.fallback_line.empty()) {
-        log.info("{} {} HTTP/{}.{} {} {} {:.3f}ms {}", escape_for_log(rec.method),
-                 escape_for_log(rec.target), rec.version / 10, rec.version % 10, rec.status,
-                 rec.bytes, elapsed.count(), peer);
-    } else {
-        log.info("{} {} {} {:.3f}ms {}", rec.fallback_line, rec.status, rec.bytes, elapsed.count(),
-                 peer);
-    }
+    rec.entry.duration =
+        std::chrono::duration_cast<std::chrono::microseconds>(steady::now() - rec.started);
+    rec.entry.peer = peer;
+    rec.entry.raw_line = rec.fallback_line;
+    line.clear();
+    format_access_entry(line, rec.entry);
+    access_log().info(std::string_view{line.data(), line.size()});
 }
 
 /// The start of what the client sent, for logging a request that could not be parsed.
@@ -143,10 +137,7 @@ std::string first_line_of(beast::flat_buffer const& buffer)
 {
     std::string_view const data{static_cast<char const*>(buffer.data().data()),
                                 buffer.data().size()};
-    auto line = data.substr(0, std::min(data.find("\r\n"), std::size_t{200}));
-    if (line.empty())
-        return "(empty request)";
-    return "\"" + escape_for_log(line) + "\"";
+    return std::string{data.substr(0, std::min(data.find("\r\n"), std::size_t{200}))};
 }
 
 unsigned status_for_read_error(beast::error_code const& ec, request_parser const& parser)
@@ -282,6 +273,7 @@ net::awaitable<void> serve_connection(connection& conn, server_state& state)
     beast::flat_buffer buffer;
     std::string head_buffer;
     std::string body_buffer;
+    fmt::memory_buffer log_line;
     bool close_gently = false; // unread input may remain: linger before closing
 
     for (std::size_t served = 0;; ++served) {
@@ -293,9 +285,16 @@ net::awaitable<void> serve_connection(connection& conn, server_state& state)
             // header timeout counts from the moment a request starts arriving.
             conn.deadline =
                 steady::now() + (served == 0 ? lim.header_timeout : lim.keepalive_timeout);
-            if (state.draining.load(std::memory_order_relaxed) && served > 0)
+            beast::error_code ignored;
+            if (served > 0 && state.draining.load(std::memory_order_relaxed) &&
+                conn.socket.available(ignored) == 0)
                 break;
             auto [ec, n] = co_await conn.socket.async_read_some(buffer.prepare(4096), use_tuple);
+            beast::error_code ignored_ec;
+            if (ec == net::error::operation_aborted && conn.socket.is_open() &&
+                conn.socket.available(ignored_ec) > 0)
+                std::tie(ec, n) =
+                    co_await conn.socket.async_read_some(buffer.prepare(4096), use_tuple);
             if (ec)
                 break;
             buffer.commit(n);
@@ -333,25 +332,25 @@ net::awaitable<void> serve_connection(connection& conn, server_state& state)
             if (partial.method_string().empty()) {
                 rec.fallback_line = first_line_of(buffer);
             } else {
-                rec.method = partial.method_string();
-                rec.target = partial.target();
-                rec.version = partial.version();
+                rec.entry.method = partial.method_string();
+                rec.entry.target = partial.target();
+                rec.entry.version = partial.version();
             }
-            rec.status = plan.status;
+            rec.entry.status = plan.status;
             auto sent = co_await send_response(conn, plan, head, false, limits_now, head_buffer,
                                                body_buffer);
-            rec.bytes = sent.bytes;
+            rec.entry.bytes = sent.bytes;
             if (site->cfg.server.access_log)
-                log_exchange(rec, peer);
+                log_exchange(rec, peer, log_line);
             state.requests_served.fetch_add(1, std::memory_order_relaxed);
             close_gently = true;
             break;
         }
 
         auto const& req = parser.get();
-        rec.method = req.method_string();
-        rec.target = req.target();
-        rec.version = req.version();
+        rec.entry.method = req.method_string();
+        rec.entry.target = req.target();
+        rec.entry.version = req.version();
         head.client_is_http10 = req.version() == 10;
         head.keep_alive = req.keep_alive() && !state.draining.load(std::memory_order_relaxed) &&
                           served + 1 < limits_now.max_requests_per_connection;
@@ -369,7 +368,7 @@ net::awaitable<void> serve_connection(connection& conn, server_state& state)
             must_close = true;
         } else if (method == http::verb::unknown) {
             plan = site->routes.error(501);
-        } else if (rec.target == "*") {
+        } else if (rec.entry.target == "*") {
             if (method == http::verb::options) {
                 plan.status = 204;
                 plan.allow = router::server_allow();
@@ -378,7 +377,7 @@ net::awaitable<void> serve_connection(connection& conn, server_state& state)
                 must_close = true;
             }
         } else {
-            auto normalized = normalize_target(rec.target);
+            auto normalized = normalize_target(rec.entry.target);
             switch (normalized.result) {
             case normalized_target::outcome::ok:
                 plan = site->routes.route(method, normalized.path);
@@ -406,13 +405,13 @@ net::awaitable<void> serve_connection(connection& conn, server_state& state)
                 head.keep_alive = false;
         }
 
-        rec.status = plan.status;
+        rec.entry.status = plan.status;
         auto const sent = co_await send_response(conn, plan, head, method == http::verb::head,
                                                  limits_now, head_buffer, body_buffer);
-        rec.bytes = sent.bytes;
+        rec.entry.bytes = sent.bytes;
         state.requests_served.fetch_add(1, std::memory_order_relaxed);
         if (site->cfg.server.access_log)
-            log_exchange(rec, peer);
+            log_exchange(rec, peer, log_line);
         if (!sent.ok)
             break;
         if (!head.keep_alive) {

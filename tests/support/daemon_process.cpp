@@ -1,16 +1,19 @@
 #include "support/daemon_process.hpp"
 
+#include <arpa/inet.h>
 #include <array>
 #include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
 #include <fstream>
+#include <netinet/in.h>
 #include <poll.h>
 #include <random>
 #include <regex>
 #include <signal.h>
 #include <sstream>
 #include <stdexcept>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -54,6 +57,33 @@ std::string read_file(fs::path const& path)
     return text.str();
 }
 
+unsigned short free_port(bool ipv6)
+{
+    int const fd = ::socket(ipv6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_storage storage{};
+    socklen_t length = 0;
+    if (ipv6) {
+        auto* in6 = reinterpret_cast<sockaddr_in6*>(&storage);
+        in6->sin6_family = AF_INET6;
+        in6->sin6_addr = in6addr_loopback;
+        length = sizeof *in6;
+    } else {
+        auto* in4 = reinterpret_cast<sockaddr_in*>(&storage);
+        in4->sin_family = AF_INET;
+        in4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        length = sizeof *in4;
+    }
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&storage), length) != 0 ||
+        ::getsockname(fd, reinterpret_cast<sockaddr*>(&storage), &length) != 0)
+    {
+        ::close(fd);
+        throw std::runtime_error{"cannot find a free port"};
+    }
+    ::close(fd);
+    return ntohs(ipv6 ? reinterpret_cast<sockaddr_in6*>(&storage)->sin6_port
+                      : reinterpret_cast<sockaddr_in*>(&storage)->sin_port);
+}
+
 std::string test_config(std::string const& extra, std::string const& limits)
 {
     return "[server]\n"
@@ -81,7 +111,8 @@ daemon_process::daemon_process(launch const& how)
     std::vector<std::string> env_strings{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"};
     for (auto const& [k, v] : how.env)
         env_strings.push_back(k + "=" + v);
-    std::vector<std::string> args{HELLO_ASYNC_BINARY};
+    std::vector<std::string> args = how.wrapper;
+    args.emplace_back(HELLO_ASYNC_BINARY);
     args.insert(args.end(), how.args.begin(), how.args.end());
 
     pid_ = ::fork();
@@ -106,7 +137,10 @@ daemon_process::daemon_process(launch const& how)
         for (auto& e : env_strings)
             envp.push_back(e.data());
         envp.push_back(nullptr);
-        ::execve(argv[0], argv.data(), envp.data());
+        if (how.wrapper.empty())
+            ::execve(argv[0], argv.data(), envp.data());
+        else
+            ::execvpe(argv[0], argv.data(), envp.data());
         ::_exit(127);
     }
     ::close(out[1]);
@@ -114,7 +148,7 @@ daemon_process::daemon_process(launch const& how)
 }
 
 daemon_process::daemon_process(std::vector<std::string> args)
-    : daemon_process{launch{std::move(args), {}, {}, false}}
+    : daemon_process{launch{std::move(args), {}, {}, false, {}}}
 {}
 
 daemon_process::~daemon_process()
@@ -182,6 +216,9 @@ std::optional<int> daemon_process::wait_exit(std::chrono::milliseconds timeout)
         auto const rc = ::waitpid(pid_, &raw, WNOHANG);
         if (rc == pid_) {
             status_ = WIFEXITED(raw) ? WEXITSTATUS(raw) : 128 + WTERMSIG(raw);
+            // Whatever it wrote last is still in the pipe: wait for the reader to reach EOF.
+            std::unique_lock lock{mutex_};
+            changed_.wait_for(lock, std::chrono::seconds{5}, [&] { return closed_; });
             return status_;
         }
         if (std::chrono::steady_clock::now() >= deadline)

@@ -43,6 +43,8 @@ struct launch
     std::map<int, int> fds;
     /// When set, LISTEN_PID is set to the child's own pid (socket activation by hand).
     bool set_listen_pid{false};
+    /// A program (with its arguments) that runs the daemon, e.g. systemd-socket-activate.
+    std::vector<std::string> wrapper;
 };
 
 /// The built daemon as a child process; its stderr is collected for assertions.
@@ -87,6 +89,9 @@ struct run_result
     std::string output;
 };
 [[nodiscard]] run_result run_daemon(std::vector<std::string> const& args);
+
+/// A loopback TCP port nobody listens on right now.
+[[nodiscard]] unsigned short free_port(bool ipv6 = false);
 
 /// A config for tests: listens on 127.0.0.1:0, pages from the repository's www/.
 [[nodiscard]] std::string test_config(std::string const& extra = {},

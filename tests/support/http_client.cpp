@@ -10,6 +10,9 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <cerrno>
+#include <cstring>
+#include <poll.h>
 #include <stdexcept>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -32,12 +35,13 @@ std::string request(std::string_view method, std::string_view target, std::strin
 
 http_client::http_client(unsigned short port, std::string const& host, std::chrono::seconds timeout)
     : socket_{ioc_}
+    , timeout_{timeout}
 {
     net::ip::tcp::endpoint const endpoint{net::ip::make_address(host), port};
     socket_.connect(endpoint);
+    // Writes block at most this long (a server that never reads must fail the test).
     timeval tv{};
     tv.tv_sec = timeout.count();
-    ::setsockopt(socket_.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     ::setsockopt(socket_.native_handle(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
 }
 
@@ -46,12 +50,40 @@ void http_client::send(std::string_view bytes)
     net::write(socket_, net::buffer(bytes));
 }
 
+std::size_t http_client::receive_some()
+{
+    // Asio's blocking reads retry EAGAIN forever, ignoring SO_RCVTIMEO: wait with poll instead.
+    pollfd p{socket_.native_handle(), POLLIN, 0};
+    auto const ready = ::poll(&p, 1, static_cast<int>(timeout_.count() * 1000));
+    if (ready == 0)
+        throw std::runtime_error{"timed out waiting for the server"};
+    auto buf = buffer_.prepare(16 * 1024);
+    auto const n = ::recv(socket_.native_handle(), buf.data(), buf.size(), 0);
+    if (n < 0)
+        throw std::runtime_error{"recv failed: " + std::string{std::strerror(errno)}};
+    buffer_.commit(static_cast<std::size_t>(n));
+    return static_cast<std::size_t>(n);
+}
+
 http_response http_client::read_response(bool head_request)
 {
     http::response_parser<http::string_body> parser;
     parser.body_limit(64 * 1024 * 1024);
     parser.skip(head_request);
-    http::read(socket_, buffer_, parser);
+    parser.eager(true);
+    while (!parser.is_done()) {
+        if (buffer_.size() > 0) {
+            boost::system::error_code ec;
+            auto const used = parser.put(buffer_.data(), ec);
+            buffer_.consume(used);
+            if (ec && ec != http::error::need_more)
+                throw boost::system::system_error{ec, "bad response"};
+            if (parser.is_done() || (used > 0 && !ec))
+                continue;
+        }
+        if (receive_some() == 0)
+            throw std::runtime_error{"server closed the connection before a whole response"};
+    }
     auto const& msg = parser.get();
     http_response out;
     out.status = msg.result_int();
@@ -67,25 +99,26 @@ http_response http_client::read_response(bool head_request)
 
 std::string http_client::read_until_close()
 {
+    for (;;) {
+        try {
+            if (receive_some() == 0)
+                break;
+        } catch (std::runtime_error const&) {
+            break; // a reset or a timeout ends it too; the caller checks what arrived
+        }
+    }
     std::string out{static_cast<char const*>(buffer_.data().data()), buffer_.size()};
     buffer_.consume(buffer_.size());
-    std::array<char, 4096> chunk{};
-    for (;;) {
-        boost::system::error_code ec;
-        auto const n = socket_.read_some(net::buffer(chunk), ec);
-        out.append(chunk.data(), n);
-        if (ec)
-            break;
-    }
     return out;
 }
 
 bool http_client::peer_closed()
 {
-    std::array<char, 1> byte{};
-    boost::system::error_code ec;
-    static_cast<void>(socket_.read_some(net::buffer(byte), ec));
-    return ec == net::error::eof || ec == net::error::connection_reset;
+    try {
+        return receive_some() == 0;
+    } catch (std::runtime_error const& e) {
+        return std::string{e.what()}.find("Connection reset") != std::string::npos;
+    }
 }
 
 http_response http_client::get(std::string_view target, std::string_view extra)

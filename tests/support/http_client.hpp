@@ -43,7 +43,8 @@ class http_client
     [[nodiscard]] http_response read_response(bool head_request = false);
     /// Everything until the server closes (or the timeout).
     [[nodiscard]] std::string read_until_close();
-    /// True when the server has closed the connection (read returns EOF or reset).
+    /// True when the server has closed the connection (EOF or reset) rather than sending more
+    /// or staying silent until the timeout.
     [[nodiscard]] bool peer_closed();
     /// Sends one request and reads its response.
     [[nodiscard]] http_response get(std::string_view target, std::string_view extra = {});
@@ -51,9 +52,13 @@ class http_client
     boost::asio::ip::tcp::socket& socket() { return socket_; }
 
   private:
+    /// Appends what the server sends next to buffer_; 0 at EOF; throws on timeout or error.
+    std::size_t receive_some();
+
     boost::asio::io_context ioc_;
     boost::asio::ip::tcp::socket socket_;
     boost::beast::flat_buffer buffer_;
+    std::chrono::seconds timeout_;
 };
 
 } // namespace hello_async::testing
