@@ -1,14 +1,19 @@
 #!/bin/sh
-# Builds and runs every test: the dev build, then the same suite under ASan + UBSan.
+# Builds and runs every test: the dev build (unit, HTTP, systemd, journal, and the .deb in a
+# booted systemd container), then the same suite but the package test under ASan + UBSan.
 set -eu
 cd "$(dirname "$0")"
-packaging/install-deps.sh build test
+packaging/install-deps.sh build test package e2e
 
 for preset in dev asan; do
     echo "== $preset: build"
     cmake --preset "$preset" >/dev/null
     cmake --build --preset "$preset"
     echo "== $preset: test"
+    # The package test builds its own release binary: once is enough.
+    exclude=
+    [ "$preset" = dev ] || exclude="--label-exclude e2e"
     # Most tests wait on timers or sockets rather than the CPU: run them side by side.
-    ctest --preset "$preset" --parallel 4
+    # shellcheck disable=SC2086 # $exclude is empty or two words
+    ctest --preset "$preset" --parallel 4 $exclude
 done

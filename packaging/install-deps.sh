@@ -1,6 +1,6 @@
 #!/bin/sh
 # Installs the Debian 12 packages a task needs, skipping apt entirely when all are present.
-# usage: packaging/install-deps.sh build|test|package|bench ...
+# usage: packaging/install-deps.sh build|test|package|e2e ...
 set -eu
 
 packages=""
@@ -12,7 +12,9 @@ for need in "$@"; do
     test)
         packages="$packages libgtest-dev systemd socat curl" ;;
     package)
-        packages="$packages dpkg-dev lintian" ;;
+        packages="$packages dpkg-dev file lintian" ;;
+    e2e)
+        packages="$packages systemd-container debootstrap zstd iproute2 curl" ;;
     *)
         echo "install-deps.sh: unknown need '$need'" >&2; exit 64 ;;
     esac

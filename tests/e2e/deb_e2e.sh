@@ -1,0 +1,198 @@
+#!/bin/bash
+# The package as an administrator meets it: installed with apt into a booted Debian 12 systemd
+# (systemd-nspawn), socket-activated, logging to the journal, reloaded, restarted under load,
+# scored by systemd-analyze security, purged.
+# usage: tests/e2e/deb_e2e.sh [PATH/TO/hello-async_VERSION_amd64.deb]
+# Exit 77 (a loud skip) only when not root or systemd-nspawn cannot boot here.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/../.." && pwd)
+skip() { echo "*** SKIPPED: $* ***"; exit 77; }
+[ "$(id -u)" = 0 ] || skip "the package end-to-end test needs root (debootstrap, nspawn)"
+"$top/packaging/install-deps.sh" build package e2e
+
+deb=${1:-}
+if [ -z "$deb" ]; then
+    deb=$("$top/packaging/build-deb.sh" | tail -n 1)
+fi
+deb=$(readlink -f "$deb")
+
+work=$(mktemp -d /tmp/hello-async-e2e.XXXXXX)
+rootfs=$work/rootfs
+nspawn_pid=
+cleanup() {
+    if [ -n "$nspawn_pid" ] && kill -0 "$nspawn_pid" 2>/dev/null; then
+        kill -TERM "$nspawn_pid"
+        for _ in $(seq 1 100); do kill -0 "$nspawn_pid" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$nspawn_pid" 2>/dev/null || true
+    fi
+    mountpoint -q "$work" && umount "$work"
+    rm -rf "$work"
+}
+trap cleanup EXIT
+# The rootfs lives in memory: unpacking it there takes a fraction of a second.
+mount -t tmpfs -o size=3G,mode=755 tmpfs "$work"
+
+"$here/make-rootfs.sh" "$rootfs"
+# Dependencies are fetched in a plain chroot, which has this machine's network, so that the
+# install inside the network-less container is a real apt install that resolves offline.
+cp /etc/apt/sources.list.d/*.sources "$rootfs/etc/apt/sources.list.d/" 2>/dev/null || true
+[ -f /etc/apt/sources.list ] && cp /etc/apt/sources.list "$rootfs/etc/apt/"
+cp -L /etc/resolv.conf "$rootfs/etc/resolv.conf"
+cp "$deb" "$rootfs/var/tmp/"
+pkg=/var/tmp/$(basename "$deb")
+chroot "$rootfs" apt-get update -qq
+chroot "$rootfs" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+    --no-install-recommends --download-only "$pkg" >/dev/null
+
+setsid systemd-nspawn -D "$rootfs" -M hello-async-e2e --boot --register=no --keep-unit \
+    --private-network --console=passive >"$work/console.log" 2>&1 </dev/null &
+nspawn_pid=$!
+# nspawn first forks a helper in our pid namespace: the container's init is the child that
+# lives in another one.
+leader=
+my_ns=$(readlink /proc/self/ns/pid)
+for _ in $(seq 1 100); do
+    for child in $(pgrep -P "$nspawn_pid" || true); do
+        ns=$(readlink "/proc/$child/ns/pid" 2>/dev/null || true)
+        if [ -n "$ns" ] && [ "$ns" != "$my_ns" ]; then leader=$child; break; fi
+    done
+    [ -n "$leader" ] && break
+    kill -0 "$nspawn_pid" 2>/dev/null || break
+    sleep 0.1
+done
+[ -n "$leader" ] || { cat "$work/console.log"; skip "systemd-nspawn could not boot a container here"; }
+
+inside() { nsenter -t "$leader" -a -- env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 "$@"; }
+# A host program inside the container's network namespace (it has only lo).
+net() { nsenter -t "$leader" -n -- "$@"; }
+state=
+for _ in $(seq 1 300); do
+    state=$(inside systemctl is-system-running --wait 2>/dev/null || true)
+    case $state in running | degraded) break ;; esac
+    sleep 0.1
+done
+echo "container: $state"
+
+passed=0
+failed=0
+check() {
+    local what=$1
+    shift
+    if "$@"; then
+        echo "PASS: $what"; passed=$((passed + 1))
+    else
+        echo "FAIL: $what"; failed=$((failed + 1))
+    fi
+}
+# wait_for SECONDS CMD...: true once CMD succeeds, polling; false when time runs out.
+wait_for() {
+    local tries=$(($1 * 10))
+    shift
+    for _ in $(seq 1 "$tries"); do "$@" && return 0; sleep 0.1; done
+    return 1
+}
+http_get() { net curl -sS --max-time 10 -o "$work/body" -w '%{http_code}' "http://127.0.0.1:7878$1"; }
+answers() { [ "$(http_get "$1")" = "$2" ]; }
+unit_is() { [ "$(inside systemctl is-active "$1" || true)" = "$2" ]; }
+journal_has() { inside journalctl -u hello-async -o cat --no-pager "${@:2}" | grep -qF "$1"; }
+port_open() { net curl -s --max-time 2 -o /dev/null http://127.0.0.1:7878/; }
+
+echo "== 0. package"
+check "lintian: no errors, no warnings" lintian --fail-on error,warning "$deb"
+check "Depends computed by dpkg-shlibdeps" bash -c "dpkg-deb -f '$deb' Depends | grep -q 'libsystemd0 (>='"
+check "conffile" bash -c "dpkg-deb --ctrl-tarfile '$deb' | tar -xO ./conffiles | grep -qx /etc/hello-async/hello-async.toml"
+check "packaged config serves the packaged pages" bash -c \
+    "dpkg-deb --fsys-tarfile '$deb' | tar -xO ./etc/hello-async/hello-async.toml | grep -qx 'root = \"/usr/share/hello-async/www\"'"
+
+echo "== 1. install"
+if ! inside env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+    "$pkg" >"$work/install.log" 2>&1; then
+    cat "$work/install.log"
+    echo "0 passed, 1 failed"
+    exit 1
+fi
+check "hello-async.socket enabled" test "$(inside systemctl is-enabled hello-async.socket)" = enabled
+check "hello-async.socket active" unit_is hello-async.socket active
+check "port 7878 listening" bash -c "nsenter -t $leader -n ss -Hltn 'sport = :7878' | grep -q LISTEN"
+check "hello-async.service not started yet" unit_is hello-async.service inactive
+
+echo "== 2. requests"
+check "GET / is 200" test "$(http_get /)" = 200
+check "GET / body is hello.html" cmp -s "$work/body" "$top/www/hello.html"
+check "service active after READY=1" wait_for 5 unit_is hello-async.service active
+check "started by the socket" bash -c "nsenter -t $leader -a systemctl show -P TriggeredBy hello-async.service | grep -q hello-async.socket"
+started=$(date +%s%N)
+check "GET /sleep is 200" test "$(http_get /sleep)" = 200
+elapsed_ms=$((($(date +%s%N) - started) / 1000000))
+check "GET /sleep took at least 5 s (${elapsed_ms} ms)" test "$elapsed_ms" -ge 5000
+check "GET /nope is 404" test "$(http_get /nope)" = 404
+check "GET /nope body is 404.html" cmp -s "$work/body" "$top/www/404.html"
+
+echo "== 3. journal"
+check "journal has GET / HTTP/1.1" wait_for 5 journal_has "GET / HTTP/1.1 200"
+check "journal has GET /sleep HTTP/1.1" wait_for 5 journal_has "GET /sleep HTTP/1.1 200"
+check "journal has GET /nope HTTP/1.1" wait_for 5 journal_has "GET /nope HTTP/1.1 404"
+check "HTTP_STATUS=404 finds /nope" journal_has "GET /nope HTTP/1.1" HTTP_STATUS=404
+check "HTTP_STATUS=404 finds nothing else" \
+    test "$(inside journalctl -u hello-async -o cat --no-pager HTTP_STATUS=404 | wc -l)" = 1
+
+echo "== 4. reload"
+conf=/etc/hello-async/hello-async.toml
+inside cp "$conf" /var/tmp/original.toml
+inside sh -c "printf '\n[[route]]\npath = \"/added\"\nfile = \"hello.html\"\n' >> $conf"
+check "systemctl reload succeeds" inside systemctl reload hello-async
+# SIGHUP is asynchronous (systemd 252 has no notify-reload): the daemon's READY=1 follows it.
+check "added route answers 200" wait_for 5 answers /added 200
+inside sh -c "printf '\n[[route]]\npath = \"/broken\"\nfile = \"missing.html\"\n' >> $conf"
+check "reload of a broken config fails" bash -c "! nsenter -t $leader -a systemctl reload hello-async 2>$work/reload.err"
+sed 's/^/    /' "$work/reload.err"
+check "broken config is named in the journal" \
+    wait_for 5 journal_has "route[4].file: cannot open /usr/share/hello-async/www/missing.html"
+check "old route / still answers" test "$(http_get /)" = 200
+check "old route /added still answers" test "$(http_get /added)" = 200
+check "service still active" unit_is hello-async.service active
+inside cp /var/tmp/original.toml "$conf"
+
+echo "== 5. restart under load"
+: >"$work/codes"
+(
+    for _ in $(seq 1 400); do
+        [ -f "$work/stop-load" ] && break
+        net curl -sS --max-time 10 -o /dev/null -w '%{http_code}\n' http://127.0.0.1:7878/ \
+            >>"$work/codes" 2>>"$work/load.err" || echo "curl-failed" >>"$work/codes"
+    done
+) &
+load=$!
+wait_for 10 test -s "$work/codes" || true
+inside systemctl restart hello-async
+check "service active after restart" wait_for 10 unit_is hello-async.service active
+before=$(wc -l <"$work/codes")
+wait_for 10 test "$(wc -l <"$work/codes")" -gt $((before + 20)) || true
+touch "$work/stop-load"
+wait "$load"
+total=$(wc -l <"$work/codes")
+bad=$(grep -cv '^200$' "$work/codes" || true)
+check "no request failed during restart ($total sent, $bad failed)" test "$bad" = 0 -a "$total" -gt 20
+[ -s "$work/load.err" ] && sort "$work/load.err" | uniq -c | head -5
+
+echo "== 6. hardening"
+exposure=$(inside systemd-analyze security hello-async.service --no-pager |
+    sed -n 's/.*Overall exposure level for hello-async.service: \([0-9.]*\).*/\1/p')
+echo "exposure: $exposure"
+check "systemd-analyze security is 1.0 or lower" awk -v e="${exposure:-99}" 'BEGIN { exit !(e <= 1.0) }'
+check "systemd-analyze verify passes" inside systemd-analyze verify \
+    /lib/systemd/system/hello-async.socket /lib/systemd/system/hello-async.service
+
+echo "== 7. purge"
+inside env DEBIAN_FRONTEND=noninteractive apt-get purge -y -q hello-async >"$work/purge.log" 2>&1 ||
+    cat "$work/purge.log"
+check "binary gone" inside test ! -e /usr/sbin/hello-async
+check "config gone" inside test ! -e /etc/hello-async
+check "units gone" inside sh -c 'test ! -e /lib/systemd/system/hello-async.socket && test ! -e /lib/systemd/system/hello-async.service'
+check "no enablement symlink left" inside test ! -e /etc/systemd/system/sockets.target.wants/hello-async.socket
+check "port 7878 closed" bash -c "! port_open_cmd=1 nsenter -t $leader -n curl -s --max-time 2 -o /dev/null http://127.0.0.1:7878/"
+
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]
