@@ -280,6 +280,10 @@ void read_limits(table_reader& in, limits& lim)
     // Beast needs room for at least a request line; 1 GiB is far beyond any sane head.
     if (auto value = in.integer("header_bytes", 256, 1 << 30))
         lim.header_bytes = static_cast<std::uint32_t>(*value);
+    if (auto value = in.integer("uri_bytes", 1, 1 << 30))
+        lim.uri_bytes = static_cast<std::size_t>(*value);
+    if (auto value = in.integer("header_fields", 1, 1 << 20))
+        lim.header_fields = static_cast<std::size_t>(*value);
     if (auto value = in.integer("body_bytes", 0, max_i64))
         lim.body_bytes = static_cast<std::uint64_t>(*value);
     if (auto value = in.integer("max_connections", 1, 1 << 24))
@@ -297,6 +301,21 @@ bool valid_url_path(std::string_view path)
         auto const u = static_cast<unsigned char>(c);
         return u <= 0x20 || u == 0x7f || c == '?' || c == '#' || c == '%';
     });
+}
+
+/// An optional string that becomes a header field value as it is.
+std::string header_value(table_reader& in, std::string_view key)
+{
+    auto value = in.string(key);
+    if (!value)
+        return {};
+    bool const printable = std::all_of(value->begin(), value->end(), [](char c) {
+        auto const u = static_cast<unsigned char>(c);
+        return u >= 0x20 && u != 0x7f;
+    });
+    if (value->empty() || !printable)
+        in.fail(key, "must be a non-empty header value without control bytes");
+    return *value;
 }
 
 route_config read_route(table_reader& in, fs::path const& root)
@@ -333,15 +352,8 @@ route_config read_route(table_reader& in, fs::path const& root)
                 in.fail("methods", "unsupported method \"" + m + "\" (GET, HEAD or POST)");
         }
     }
-    if (auto type = in.string("content_type")) {
-        bool const printable = std::all_of(type->begin(), type->end(), [](char c) {
-            auto const u = static_cast<unsigned char>(c);
-            return u >= 0x20 && u != 0x7f;
-        });
-        if (type->empty() || !printable)
-            in.fail("content_type", "must be a non-empty header value without control bytes");
-        route.content_type = *type;
-    }
+    route.content_type = header_value(in, "content_type");
+    route.cache_control = header_value(in, "cache_control");
     in.reject_unknown();
     return route;
 }
@@ -365,6 +377,7 @@ static_config read_static(table_reader& in, fs::path const& config_dir)
             in.fail("index", "must be a plain file name");
         st.index = *index;
     }
+    st.cache_control = header_value(in, "cache_control");
     in.reject_unknown();
     return st;
 }

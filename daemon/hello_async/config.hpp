@@ -49,7 +49,8 @@ struct route_config
     unsigned status{200};
     std::chrono::milliseconds delay{0};
     method_set methods{method_set::get | method_set::head};
-    std::string content_type; ///< empty: from the file extension
+    std::string content_type;  ///< empty: from the file extension
+    std::string cache_control; ///< empty: no Cache-Control header
 };
 
 /// One [[static]]: a directory served under a URL prefix.
@@ -58,6 +59,7 @@ struct static_config
     std::string prefix;        ///< always ends in '/'
     std::filesystem::path dir; ///< absolute once loaded
     std::string index{"index.html"};
+    std::string cache_control; ///< empty: no Cache-Control header
 };
 
 /// Where log lines go.

@@ -22,6 +22,10 @@ struct limits
     std::chrono::milliseconds shutdown_grace{std::chrono::seconds{10}};
     /// Request line plus header fields; beyond it: 431 (or 414 when the target alone is too long).
     std::uint32_t header_bytes{16 * 1024};
+    /// The request target alone; beyond it: 414.
+    std::size_t uri_bytes{8 * 1024};
+    /// Header fields in one request; beyond it: 431.
+    std::size_t header_fields{100};
     /// Request body read and discarded; beyond it: 413.
     std::uint64_t body_bytes{1024 * 1024};
     /// Open client connections over all threads; beyond it, accepting pauses.

@@ -38,8 +38,10 @@ void append_response_head(std::string& out, response_head const& head)
         out += "\r\nContent-Type: ";
         out += head.content_type;
     }
-    out += "\r\nContent-Length: ";
-    append_number(head.content_length);
+    if (!head.omit_content_length) {
+        out += "\r\nContent-Length: ";
+        append_number(head.content_length);
+    }
     if (!head.allow.empty()) {
         out += "\r\nAllow: ";
         out += head.allow;
@@ -48,6 +50,23 @@ void append_response_head(std::string& out, response_head const& head)
         out += "\r\nLocation: ";
         out += head.location;
     }
+    auto add = [&out](std::string_view name, std::string_view value) {
+        if (value.empty())
+            return;
+        out += "\r\n";
+        out += name;
+        out += ": ";
+        out += value;
+    };
+    add("ETag", head.etag);
+    add("Last-Modified", head.last_modified);
+    if (head.accept_ranges)
+        out += "\r\nAccept-Ranges: bytes";
+    add("Content-Range", head.content_range);
+    add("Content-Encoding", head.content_encoding);
+    if (head.vary_accept_encoding)
+        out += "\r\nVary: Accept-Encoding";
+    add("Cache-Control", head.cache_control);
     // RFC 9112 §9.3: an HTTP/1.0 client keeps the connection only if told it may.
     if (!head.keep_alive)
         out += "\r\nConnection: close";

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <fcntl.h>
 #include <ostream>
+#include <tuple>
 
 namespace hello_async {
 namespace {
@@ -51,6 +52,30 @@ bool allowed(method_set methods, http::verb method)
     }
 }
 
+/// Swaps `found` for a precompressed sibling (NAME.br, NAME.gz) when the client accepts its
+/// coding and one exists; `open_named` opens a name the same way the original was opened.
+template <class OpenNamed>
+void choose_representation(response_plan& plan,
+                           accepted_codings codings,
+                           std::string const& name,
+                           OpenNamed&& open_named)
+{
+    for (auto const& [accepted, suffix, coding] :
+         {std::tuple{codings.br, ".br", std::string_view{"br"}},
+          std::tuple{codings.gzip, ".gz", std::string_view{"gzip"}}})
+    {
+        if (!accepted)
+            continue;
+        auto sibling = open_named(name + suffix);
+        if (sibling.result != file_lookup::outcome::found)
+            continue;
+        plan.file = std::move(sibling.file);
+        plan.content_coding = coding;
+        plan.varies_by_encoding = true;
+        return;
+    }
+}
+
 } // namespace
 
 std::string built_in_page(unsigned status)
@@ -82,18 +107,20 @@ router::router(config const& cfg)
     });
 }
 
-response_plan router::route(http::verb method, std::string_view path) const
+response_plan router::route(resource_request const& request) const
 {
+    auto const method = request.method;
+    auto const path = request.path;
     auto const exact =
         std::lower_bound(routes_.begin(), routes_.end(), path,
                          [](route_entry const& r, std::string_view p) { return r.cfg.path < p; });
     if (exact != routes_.end() && exact->cfg.path == path)
-        return serve_route(*exact, method);
+        return serve_route(*exact, request);
 
     for (auto const& st : statics_) {
         std::string_view const prefix = st.cfg.prefix;
         if (path.starts_with(prefix))
-            return serve_static(st, method, path);
+            return serve_static(st, request);
         // "/static" names the directory "/static/": send the client to the slash form.
         if (path.size() + 1 == prefix.size() && prefix.starts_with(path)) {
             if (method != http::verb::get && method != http::verb::head)
@@ -117,10 +144,10 @@ response_plan router::not_allowed(http::verb method, std::string_view allow) con
     return plan;
 }
 
-response_plan router::serve_route(route_entry const& route, http::verb method) const
+response_plan router::serve_route(route_entry const& route, resource_request const& request) const
 {
-    if (!allowed(route.cfg.methods, method))
-        return not_allowed(method, route.allow);
+    if (!allowed(route.cfg.methods, request.method))
+        return not_allowed(request.method, route.allow);
     auto found = open_configured(route.cfg.file);
     if (found.result != file_lookup::outcome::found) {
         // The file was there when the config was loaded; a vanished file is the server's fault.
@@ -129,19 +156,23 @@ response_plan router::serve_route(route_entry const& route, http::verb method) c
     response_plan plan;
     plan.status = route.cfg.status;
     plan.file = std::move(found.file);
+    plan.is_resource = plan.status == 200;
     plan.content_type = route.cfg.content_type.empty() ? mime_type_for(route.cfg.file.native())
                                                        : std::string_view{route.cfg.content_type};
+    plan.cache_control = route.cfg.cache_control;
     plan.delay = route.cfg.delay;
+    choose_representation(plan, request.codings, route.cfg.file.native(),
+                          [](auto const& name) { return open_configured(name); });
     return plan;
 }
 
-response_plan
-router::serve_static(static_entry const& st, http::verb method, std::string_view path) const
+response_plan router::serve_static(static_entry const& st, resource_request const& request) const
 {
+    auto const method = request.method;
+    auto const path = request.path;
     if (method != http::verb::get && method != http::verb::head)
         return not_allowed(method, static_allow);
-    auto relative = path.substr(st.cfg.prefix.size());
-    std::string with_index;
+    std::string relative{path.substr(st.cfg.prefix.size())};
     auto found = open_beneath(st.dir.get(), relative);
     if (found.result == file_lookup::outcome::is_directory) {
         if (!path.ends_with('/')) {
@@ -149,8 +180,7 @@ router::serve_static(static_entry const& st, http::verb method, std::string_view
             plan.location = encode_path(path) + '/';
             return plan;
         }
-        with_index = std::string{relative} + st.cfg.index;
-        relative = with_index;
+        relative += st.cfg.index;
         found = open_beneath(st.dir.get(), relative);
         if (found.result == file_lookup::outcome::is_directory)
             return error(403);
@@ -167,7 +197,11 @@ router::serve_static(static_entry const& st, http::verb method, std::string_view
     }
     response_plan plan;
     plan.file = std::move(found.file);
+    plan.is_resource = true;
     plan.content_type = mime_type_for(relative);
+    plan.cache_control = st.cfg.cache_control;
+    choose_representation(plan, request.codings, relative,
+                          [&st](auto const& name) { return open_beneath(st.dir.get(), name); });
     return plan;
 }
 

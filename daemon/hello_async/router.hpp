@@ -1,5 +1,6 @@
 #pragma once
 
+#include "hello_async/conditional.hpp"
 #include "hello_async/config.hpp"
 #include "hello_async/static_files.hpp"
 #include "hello_async/unique_fd.hpp"
@@ -24,6 +25,19 @@ struct response_plan
     std::chrono::milliseconds delay{0};
     std::string_view allow; ///< 405 and OPTIONS
     std::string location;   ///< 301
+    std::string_view cache_control;
+    std::string_view content_coding; ///< "br" or "gzip" when a precompressed sibling is sent
+    bool varies_by_encoding{false};  ///< a precompressed sibling exists: Vary: Accept-Encoding
+    /// A resource's representation (not an error page): ETag, Last-Modified, ranges apply.
+    bool is_resource{false};
+};
+
+/// What routing needs from a request.
+struct resource_request
+{
+    boost::beast::http::verb method{boost::beast::http::verb::get};
+    std::string_view path;
+    accepted_codings codings;
 };
 
 /// Maps method + normalized path to a response plan. No sockets: everything here is testable
@@ -35,7 +49,7 @@ class router
     explicit router(config const& cfg);
 
     /// Exact [[route]] first, then the longest [[static]] prefix, else the 404 page.
-    [[nodiscard]] response_plan route(boost::beast::http::verb method, std::string_view path) const;
+    [[nodiscard]] response_plan route(resource_request const& request) const;
 
     /// The configured page for an error status, or a small built-in one.
     [[nodiscard]] response_plan error(unsigned status) const;
@@ -56,10 +70,9 @@ class router
     };
 
     [[nodiscard]] response_plan serve_route(route_entry const& route,
-                                            boost::beast::http::verb method) const;
+                                            resource_request const& request) const;
     [[nodiscard]] response_plan serve_static(static_entry const& st,
-                                             boost::beast::http::verb method,
-                                             std::string_view path) const;
+                                             resource_request const& request) const;
     [[nodiscard]] response_plan not_allowed(boost::beast::http::verb method,
                                             std::string_view allow) const;
 

@@ -1,7 +1,10 @@
 #include "hello_async/session.hpp"
 
 #include "hello_async/access_entry.hpp"
+#include "hello_async/conditional.hpp"
+#include "hello_async/http_date.hpp"
 #include "hello_async/logging.hpp"
+#include "hello_async/request_head.hpp"
 #include "hello_async/request_path.hpp"
 #include "hello_async/response.hpp"
 
@@ -113,6 +116,25 @@ class connection_scope
     connection& conn_;
 };
 
+std::string_view buffer_view(beast::flat_buffer const& buffer)
+{
+    return {static_cast<char const*>(buffer.data().data()), buffer.data().size()};
+}
+
+/// "127.0.0.1:5555" or "[::1]:5555"; IPv4 clients of a dual-stack socket appear as IPv4.
+std::string peer_of(tcp::socket const& socket)
+{
+    beast::error_code ec;
+    auto const remote = socket.remote_endpoint(ec);
+    if (ec)
+        return {};
+    auto address = remote.address();
+    if (address.is_v6() && address.to_v6().is_v4_mapped())
+        address = net::ip::make_address_v4(net::ip::v4_mapped, address.to_v6());
+    auto text = address.is_v6() ? "[" + address.to_string() + "]:" : address.to_string() + ":";
+    return text + std::to_string(remote.port());
+}
+
 /// What the access log needs to know of one exchange.
 struct exchange_record
 {
@@ -140,15 +162,54 @@ std::string first_line_of(beast::flat_buffer const& buffer)
     return std::string{data.substr(0, std::min(data.find("\r\n"), std::size_t{200}))};
 }
 
-unsigned status_for_read_error(beast::error_code const& ec, request_parser const& parser)
+unsigned status_for_read_error(beast::error_code const& ec)
 {
-    // Beast parses the request line as soon as it is complete: when it never was, the line
-    // alone broke the limit, and RFC 9110 §15.5.15 has a status for that.
-    if (ec == http::error::header_limit)
-        return parser.get().method_string().empty() ? 414 : 431;
-    if (ec == http::error::body_limit)
-        return 413;
-    return 400;
+    return ec == http::error::body_limit ? 413 : 400;
+}
+
+struct head_read_result
+{
+    std::size_t length{0}; ///< bytes of the head at the front of the buffer
+    unsigned status{0};    ///< non-zero: answer with this and close
+    bool closed{false};    ///< the client left or timed out: nobody to answer
+};
+
+/// Reads until the buffer holds a whole request head, within the deadline already set. Refuses
+/// a head larger than `max_bytes` (414 when even the request line did not fit, else 431) and
+/// one RFC 9112 forbids on the byte level (400).
+net::awaitable<head_read_result>
+read_head(connection& conn, beast::flat_buffer& buffer, std::size_t max_bytes)
+{
+    head_read_result out;
+    for (;;) {
+        auto data = buffer_view(buffer);
+        // RFC 9112 §2.2: empty lines before a request line are ignored.
+        std::size_t blank = 0;
+        while (data.substr(blank).starts_with("\r\n"))
+            blank += 2;
+        if (blank > 0) {
+            buffer.consume(blank);
+            data = buffer_view(buffer);
+        }
+        if (auto const end = find_head_end(data.substr(0, max_bytes + 1));
+            end != std::string_view::npos) {
+            out.length = end;
+            if (!head_is_clean(data.substr(0, end)))
+                out.status = 400;
+            co_return out;
+        }
+        if (data.size() > max_bytes) {
+            out.status = data.substr(0, max_bytes).find('\n') == std::string_view::npos ? 414 : 431;
+            co_return out;
+        }
+        auto const room = std::min<std::size_t>(max_bytes + 1 - data.size(), 16 * 1024);
+        auto [ec, n] = co_await conn.socket.async_read_some(buffer.prepare(room), use_tuple);
+        if (ec) {
+            out.closed = true;
+            co_return out;
+        }
+        buffer.commit(n);
+    }
 }
 
 struct send_outcome
@@ -157,10 +218,13 @@ struct send_outcome
     std::uint64_t bytes{0};
 };
 
-/// Sends `head` then the file from offset 0 with sendfile, waiting for writability in between.
+/// Sends `head` then `length` bytes of the file from `offset` with sendfile, waiting for
+/// writability in between.
 net::awaitable<send_outcome> send_with_sendfile(connection& conn,
                                                 std::string const& head,
-                                                open_file const& file,
+                                                int file,
+                                                std::uint64_t offset,
+                                                std::uint64_t length,
                                                 std::chrono::milliseconds send_timeout)
 {
     send_outcome out;
@@ -169,12 +233,12 @@ net::awaitable<send_outcome> send_with_sendfile(connection& conn,
     out.bytes += n;
     if (ec)
         co_return out;
-    off_t offset = 0;
-    auto const size = static_cast<off_t>(file.size);
-    while (offset < size) {
+    auto position = static_cast<off_t>(offset);
+    auto const end = static_cast<off_t>(offset + length);
+    while (position < end) {
         conn.deadline = steady::now() + send_timeout;
-        auto const chunk = static_cast<std::size_t>(std::min<off_t>(size - offset, 1 << 20));
-        auto const sent = ::sendfile(conn.socket.native_handle(), file.fd.get(), &offset, chunk);
+        auto const chunk = static_cast<std::size_t>(std::min<off_t>(end - position, 1 << 20));
+        auto const sent = ::sendfile(conn.socket.native_handle(), file, &position, chunk);
         if (sent > 0) {
             out.bytes += static_cast<std::uint64_t>(sent);
             continue;
@@ -194,10 +258,18 @@ net::awaitable<send_outcome> send_with_sendfile(connection& conn,
     co_return out;
 }
 
-/// Writes one response; `head_only` for HEAD (and for statuses that have no body).
+/// The part of the file a response carries.
+struct body_span
+{
+    std::uint64_t offset{0};
+    std::uint64_t length{0};
+};
+
+/// Writes one response; `head_only` for HEAD.
 net::awaitable<send_outcome> send_response(connection& conn,
-                                           response_plan& plan,
+                                           response_plan const& plan,
                                            response_head& head,
+                                           body_span span,
                                            bool head_only,
                                            limits const& lim,
                                            std::string& head_buffer,
@@ -208,9 +280,9 @@ net::awaitable<send_outcome> send_response(connection& conn,
     head.content_type = plan.content_type;
     head.allow = plan.allow;
     head.location = plan.location;
-    head.content_length = has_file ? plan.file.size : plan.built_in_body.size();
+    head.content_length = has_file ? span.length : plan.built_in_body.size();
     if (plan.status == 204 || plan.status == 304) {
-        head.content_length = 0;
+        head.omit_content_length = true; // RFC 9110 §8.6: no body, and no length to claim
         head.content_type = {};
         head_only = true;
     }
@@ -221,12 +293,13 @@ net::awaitable<send_outcome> send_response(connection& conn,
     if (!head_only) {
         if (!has_file) {
             body = plan.built_in_body;
-        } else if (plan.file.size <= inline_body_max) {
-            if (!read_whole(plan.file.fd.get(), plan.file.size, body_buffer))
+        } else if (span.length <= inline_body_max) {
+            if (!read_span(plan.file.fd.get(), span.offset, span.length, body_buffer))
                 co_return send_outcome{};
             body = body_buffer;
         } else {
-            co_return co_await send_with_sendfile(conn, head_buffer, plan.file, lim.send_timeout);
+            co_return co_await send_with_sendfile(conn, head_buffer, plan.file.fd.get(),
+                                                  span.offset, span.length, lim.send_timeout);
         }
     }
     conn.deadline = steady::now() + lim.send_timeout;
@@ -252,24 +325,145 @@ net::awaitable<void> linger_close(connection& conn)
     conn.socket.close(ignored);
 }
 
+std::optional<std::string_view> field_of(http::request_header<> const& req, http::field name)
+{
+    auto const it = req.find(name);
+    if (it == req.end())
+        return std::nullopt;
+    return std::string_view{it->value()};
+}
+
+/// Validators, preconditions and ranges for a resource's representation (RFC 9110 §8.8, §13,
+/// §14). Strings the head points at live in `storage`.
+struct representation_metadata
+{
+    std::string etag;
+    std::string last_modified;
+    std::string content_range;
+};
+
+/// A head with only the connection's settings kept, for an error replacing a resource.
+response_head fresh_head(response_head const& old)
+{
+    response_head head;
+    head.keep_alive = old.keep_alive;
+    head.client_is_http10 = old.client_is_http10;
+    return head;
+}
+
+void apply_representation_rules(router const& routes,
+                                http::request_header<> const& req,
+                                response_plan& plan,
+                                response_head& head,
+                                body_span& span,
+                                representation_metadata& storage)
+{
+    auto const& file = plan.file;
+    span = {0, file.size};
+    storage.etag = make_etag(file.inode, file.size, file.mtime, plan.content_coding);
+    storage.last_modified = format_http_date(file.mtime.tv_sec);
+    head.etag = storage.etag;
+    head.last_modified = storage.last_modified;
+    head.accept_ranges = true;
+    head.content_encoding = plan.content_coding;
+    head.vary_accept_encoding = plan.varies_by_encoding;
+    head.cache_control = plan.cache_control;
+
+    auto const method = req.method();
+    bool const get_or_head = method == http::verb::get || method == http::verb::head;
+    conditions const c{field_of(req, http::field::if_match),
+                       field_of(req, http::field::if_none_match),
+                       field_of(req, http::field::if_modified_since),
+                       field_of(req, http::field::if_unmodified_since)};
+    switch (evaluate_preconditions(c, get_or_head, storage.etag, file.mtime.tv_sec)) {
+    case precondition::not_modified:
+        plan.status = 304;
+        return;
+    case precondition::failed:
+        plan = routes.error(412);
+        head = fresh_head(head);
+        span = {0, plan.file.size};
+        return;
+    case precondition::proceed:
+        break;
+    }
+    auto const range = field_of(req, http::field::range);
+    if (!range || method != http::verb::get)
+        return;
+    auto const wanted = evaluate_range(*range, field_of(req, http::field::if_range), storage.etag,
+                                       file.mtime.tv_sec, file.size);
+    switch (wanted.result) {
+    case range_request::outcome::full:
+        return;
+    case range_request::outcome::partial:
+        plan.status = 206;
+        span = {wanted.range.first, wanted.range.length()};
+        storage.content_range = "bytes " + std::to_string(wanted.range.first) + "-" +
+                                std::to_string(wanted.range.last) + "/" + std::to_string(file.size);
+        head.content_range = storage.content_range;
+        return;
+    case range_request::outcome::unsatisfiable: {
+        auto const size = file.size;
+        plan = routes.error(416);
+        head = fresh_head(head);
+        span = {0, plan.file.size};
+        storage.content_range = "bytes */" + std::to_string(size);
+        head.content_range = storage.content_range;
+        return;
+    }
+    }
+}
+
+/// Decides the response to a parsed request; `must_close` when the connection cannot go on.
+response_plan plan_response(router const& routes,
+                            http::request_header<> const& req,
+                            limits const& lim,
+                            bool& must_close)
+{
+    auto const method = req.method();
+    std::string_view const target = req.target();
+    if (req.version() != 10 && req.version() != 11) {
+        must_close = true;
+        return routes.error(505);
+    }
+    if (auto problem = framing_problem_of(req, lim)) {
+        must_close = true;
+        return routes.error(*problem);
+    }
+    if (method == http::verb::unknown)
+        return routes.error(501);
+    if (target == "*") {
+        if (method != http::verb::options) {
+            must_close = true;
+            return routes.error(400);
+        }
+        response_plan plan;
+        plan.status = 204;
+        plan.allow = router::server_allow();
+        return plan;
+    }
+    auto const normalized = normalize_target(target);
+    switch (normalized.result) {
+    case normalized_target::outcome::ok:
+        break;
+    case normalized_target::outcome::nul_byte:
+        return routes.error(404);
+    case normalized_target::outcome::bad_request:
+        must_close = true;
+        return routes.error(400);
+    }
+    resource_request const request{
+        method, normalized.path,
+        parse_accept_encoding(field_of(req, http::field::accept_encoding))};
+    return routes.route(request);
+}
+
 /// The request loop of one connection.
 net::awaitable<void> serve_connection(connection& conn, server_state& state)
 {
     auto site = state.current_site();
     auto generation = state.site_generation();
-    std::string peer;
-    {
-        beast::error_code ec;
-        auto const remote = conn.socket.remote_endpoint(ec);
-        if (!ec) {
-            auto address = remote.address();
-            // A dual-stack socket reports IPv4 clients as ::ffff:a.b.c.d; log them as IPv4.
-            if (address.is_v6() && address.to_v6().is_v4_mapped())
-                address = net::ip::make_address_v4(net::ip::v4_mapped, address.to_v6());
-            peer = address.is_v6() ? "[" + address.to_string() + "]:" : address.to_string() + ":";
-            peer += std::to_string(remote.port());
-        }
-    }
+    std::string const peer = peer_of(conn.socket);
     beast::flat_buffer buffer;
     std::string head_buffer;
     std::string body_buffer;
@@ -277,22 +471,22 @@ net::awaitable<void> serve_connection(connection& conn, server_state& state)
     bool close_gently = false; // unread input may remain: linger before closing
 
     for (std::size_t served = 0;; ++served) {
-        auto const& lim = site->cfg.limits;
+        auto const& idle_limits = site->cfg.limits;
         // A fresh connection is not idle: its first request is on the way and must be answered.
         conn.idle = served > 0;
         if (buffer.size() == 0) {
             // Nothing pipelined: wait for the first byte under the idle timeout, so that the
             // header timeout counts from the moment a request starts arriving.
-            conn.deadline =
-                steady::now() + (served == 0 ? lim.header_timeout : lim.keepalive_timeout);
+            conn.deadline = steady::now() + (served == 0 ? idle_limits.header_timeout
+                                                         : idle_limits.keepalive_timeout);
             beast::error_code ignored;
             if (served > 0 && state.draining.load(std::memory_order_relaxed) &&
                 conn.socket.available(ignored) == 0)
                 break;
             auto [ec, n] = co_await conn.socket.async_read_some(buffer.prepare(4096), use_tuple);
-            beast::error_code ignored_ec;
+            // A drain cancels idle reads; one whose request had already arrived goes on.
             if (ec == net::error::operation_aborted && conn.socket.is_open() &&
-                conn.socket.available(ignored_ec) > 0)
+                conn.socket.available(ignored) > 0)
                 std::tie(ec, n) =
                     co_await conn.socket.async_read_some(buffer.prepare(4096), use_tuple);
             if (ec)
@@ -304,32 +498,48 @@ net::awaitable<void> serve_connection(connection& conn, server_state& state)
             site = state.current_site();
             generation = now_generation;
         }
-        auto const& limits_now = site->cfg.limits;
+        auto const& lim = site->cfg.limits;
         exchange_record rec;
         rec.started = steady::now();
-        conn.deadline = rec.started + limits_now.header_timeout;
+        conn.deadline = rec.started + lim.header_timeout;
 
         request_parser parser;
-        parser.header_limit(limits_now.header_bytes);
-        parser.body_limit(limits_now.body_bytes);
-        auto [read_ec, read_n] =
-            co_await http::async_read_header(conn.socket, buffer, parser, use_tuple);
-        if (!read_ec && !parser.is_done()) {
-            conn.deadline = steady::now() + limits_now.body_timeout;
-            std::tie(read_ec, read_n) =
-                co_await http::async_read(conn.socket, buffer, parser, use_tuple);
+        // read_head enforces header_bytes; Beast's own limit only backs it up.
+        parser.header_limit(static_cast<std::uint32_t>(lim.header_bytes + 4));
+        parser.body_limit(lim.body_bytes);
+        auto const head_read = co_await read_head(conn, buffer, lim.header_bytes);
+        if (head_read.closed)
+            break; // the client left, or was too slow: nobody to answer
+
+        unsigned refusal = head_read.status;
+        if (refusal == 0) {
+            beast::error_code ec;
+            parser.put(net::buffer(buffer.data().data(), head_read.length), ec);
+            buffer.consume(head_read.length);
+            if (!ec && !parser.is_header_done())
+                ec = http::error::partial_message;
+            if (!ec && !parser.is_done()) {
+                // A body is framed only once the framing itself has been checked.
+                if (auto problem = framing_problem_of(parser.get().base(), lim)) {
+                    refusal = *problem;
+                } else {
+                    conn.deadline = steady::now() + lim.body_timeout;
+                    std::tie(ec, std::ignore) =
+                        co_await http::async_read(conn.socket, buffer, parser, use_tuple);
+                    if (ec && !conn.socket.is_open())
+                        break;
+                }
+            }
+            if (ec)
+                refusal = status_for_read_error(ec);
         }
 
         response_head head;
-        if (read_ec) {
-            if (!conn.socket.is_open() || read_ec == http::error::end_of_stream ||
-                read_ec == http::error::partial_message || read_ec == net::error::eof ||
-                read_ec == net::error::connection_reset || read_ec == net::error::operation_aborted)
-                break; // the client left, or was too slow: nobody to answer
-            auto plan = site->routes.error(status_for_read_error(read_ec, parser));
+        if (refusal != 0) {
+            auto const plan = site->routes.error(refusal);
             head.keep_alive = false;
             auto const& partial = parser.get();
-            if (partial.method_string().empty()) {
+            if (!parser.is_header_done()) {
                 rec.fallback_line = first_line_of(buffer);
             } else {
                 rec.entry.method = partial.method_string();
@@ -337,12 +547,12 @@ net::awaitable<void> serve_connection(connection& conn, server_state& state)
                 rec.entry.version = partial.version();
             }
             rec.entry.status = plan.status;
-            auto sent = co_await send_response(conn, plan, head, false, limits_now, head_buffer,
-                                               body_buffer);
+            auto const sent = co_await send_response(conn, plan, head, {0, plan.file.size}, false,
+                                                     lim, head_buffer, body_buffer);
             rec.entry.bytes = sent.bytes;
+            state.requests_served.fetch_add(1, std::memory_order_relaxed);
             if (site->cfg.server.access_log)
                 log_exchange(rec, peer, log_line);
-            state.requests_served.fetch_add(1, std::memory_order_relaxed);
             close_gently = true;
             break;
         }
@@ -353,46 +563,16 @@ net::awaitable<void> serve_connection(connection& conn, server_state& state)
         rec.entry.version = req.version();
         head.client_is_http10 = req.version() == 10;
         head.keep_alive = req.keep_alive() && !state.draining.load(std::memory_order_relaxed) &&
-                          served + 1 < limits_now.max_requests_per_connection;
+                          served + 1 < lim.max_requests_per_connection;
 
-        response_plan plan;
-        auto const method = req.method();
         bool must_close = false;
-        auto const host_fields = req.count(http::field::host);
-        if (req.version() != 10 && req.version() != 11) {
-            plan = site->routes.error(505);
-            must_close = true;
-        } else if (host_fields > 1 || (req.version() == 11 && host_fields == 0)) {
-            // RFC 9112 §3.2: exactly one Host in HTTP/1.1.
-            plan = site->routes.error(400);
-            must_close = true;
-        } else if (method == http::verb::unknown) {
-            plan = site->routes.error(501);
-        } else if (rec.entry.target == "*") {
-            if (method == http::verb::options) {
-                plan.status = 204;
-                plan.allow = router::server_allow();
-            } else {
-                plan = site->routes.error(400);
-                must_close = true;
-            }
-        } else {
-            auto normalized = normalize_target(rec.entry.target);
-            switch (normalized.result) {
-            case normalized_target::outcome::ok:
-                plan = site->routes.route(method, normalized.path);
-                break;
-            case normalized_target::outcome::nul_byte:
-                plan = site->routes.error(404);
-                break;
-            case normalized_target::outcome::bad_request:
-                plan = site->routes.error(400);
-                must_close = true;
-                break;
-            }
-        }
+        auto plan = plan_response(site->routes, req.base(), lim, must_close);
         if (must_close)
             head.keep_alive = false;
+        body_span span{0, plan.file.size};
+        representation_metadata metadata;
+        if (plan.is_resource)
+            apply_representation_rules(site->routes, req.base(), plan, head, span, metadata);
 
         if (plan.delay.count() > 0) {
             conn.deadline = steady::time_point::max();
@@ -406,8 +586,9 @@ net::awaitable<void> serve_connection(connection& conn, server_state& state)
         }
 
         rec.entry.status = plan.status;
-        auto const sent = co_await send_response(conn, plan, head, method == http::verb::head,
-                                                 limits_now, head_buffer, body_buffer);
+        auto const sent =
+            co_await send_response(conn, plan, head, span, req.method() == http::verb::head, lim,
+                                   head_buffer, body_buffer);
         rec.entry.bytes = sent.bytes;
         state.requests_served.fetch_add(1, std::memory_order_relaxed);
         if (site->cfg.server.access_log)

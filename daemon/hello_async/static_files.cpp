@@ -79,12 +79,13 @@ file_lookup open_configured(std::filesystem::path const& path)
     return finish(::open(path.c_str(), open_flags));
 }
 
-bool read_whole(int fd, std::uint64_t length, std::string& out)
+bool read_span(int fd, std::uint64_t offset, std::uint64_t length, std::string& out)
 {
     out.resize(length);
     std::uint64_t done = 0;
     while (done < length) {
-        auto const n = ::pread(fd, out.data() + done, length - done, static_cast<off_t>(done));
+        auto const n =
+            ::pread(fd, out.data() + done, length - done, static_cast<off_t>(offset + done));
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)

@@ -41,7 +41,13 @@ struct file_lookup
 /// Opens a file the administrator named in the config (symlinks anywhere are trusted there).
 [[nodiscard]] file_lookup open_configured(std::filesystem::path const& path);
 
-/// Reads `length` bytes from the start of `fd` into `out`; false when the file shrank or failed.
-[[nodiscard]] bool read_whole(int fd, std::uint64_t length, std::string& out);
+/// Reads `length` bytes from `offset` of `fd` into `out`; false when the file shrank or failed.
+[[nodiscard]] bool read_span(int fd, std::uint64_t offset, std::uint64_t length, std::string& out);
+
+/// Reads `length` bytes from the start of `fd`.
+[[nodiscard]] inline bool read_whole(int fd, std::uint64_t length, std::string& out)
+{
+    return read_span(fd, 0, length, out);
+}
 
 } // namespace hello_async
