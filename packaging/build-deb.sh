@@ -4,6 +4,7 @@
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 out=$(mkdir -p "${1:-$top/build/package}" && cd "${1:-$top/build/package}" && pwd)
+cd "$top"
 "$top/packaging/install-deps.sh" build package
 
 build="$top/build/deb"
