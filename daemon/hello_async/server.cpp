@@ -89,6 +89,15 @@ net::awaitable<void> accept_loop(std::shared_ptr<tcp::acceptor> acceptor,
             }
             continue; // ECONNABORTED and friends concern one client only
         }
+        // Several threads may have been waiting in accept when the last slot went: the
+        // connection then waits here, unread, as it would have in the backlog.
+        while (state->open_connections.load(std::memory_order_relaxed) >=
+                   state->current_site()->cfg.limits.max_connections &&
+               acceptor->is_open())
+        {
+            pause.expires_after(limit_poll);
+            co_await pause.async_wait(use_tuple);
+        }
         boost::system::error_code ignored;
         // Pipelined responses are written back to back; Nagle would hold the second one until
         // the client's delayed ACK of the first.

@@ -109,6 +109,11 @@ daemon_process::daemon_process(launch const& how)
         throw std::runtime_error{"pipe2 failed"};
 
     std::vector<std::string> env_strings{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"};
+    // Sanitizer settings of the test run apply to the daemon too.
+    for (auto const* name : {"ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS", "TSAN_OPTIONS"}) {
+        if (auto const* value = std::getenv(name))
+            env_strings.push_back(std::string{name} + "=" + value);
+    }
     for (auto const& [k, v] : how.env)
         env_strings.push_back(k + "=" + v);
     std::vector<std::string> args = how.wrapper;

@@ -1,0 +1,153 @@
+#include "hello_async/conditional.hpp"
+#include "hello_async/http_date.hpp"
+
+#include <gtest/gtest.h>
+
+namespace hello_async {
+namespace {
+
+constexpr std::time_t nov_1994 = 784111777; // Sun, 06 Nov 1994 08:49:37 GMT
+
+TEST(http_dates, all_three_forms_parse)
+{
+    EXPECT_EQ(parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT"), nov_1994);
+    EXPECT_EQ(parse_http_date("Sunday, 06-Nov-94 08:49:37 GMT"), nov_1994);
+    EXPECT_EQ(parse_http_date("Sun Nov  6 08:49:37 1994"), nov_1994);
+    EXPECT_EQ(format_http_date(nov_1994), "Sun, 06 Nov 1994 08:49:37 GMT");
+}
+
+TEST(http_dates, garbage_is_refused)
+{
+    for (auto const* text :
+         {"", "yesterday", "Sun, 06 Nov 1994 08:49:37 UTC", "Sun, 36 Nov 1994 08:49:37 GMT",
+          "Sun, 06 Foo 1994 08:49:37 GMT", "Sun, 06 Nov 1994 25:49:37 GMT"})
+        EXPECT_FALSE(parse_http_date(text).has_value()) << text;
+}
+
+TEST(etags, differ_by_coding_and_metadata)
+{
+    timespec const t{100, 5};
+    auto const plain = make_etag(7, 10, t);
+    EXPECT_EQ(plain.front(), '"');
+    EXPECT_EQ(plain.back(), '"');
+    EXPECT_NE(plain, make_etag(7, 10, t, "br"));
+    EXPECT_NE(plain, make_etag(7, 11, t));
+    EXPECT_NE(plain, make_etag(8, 10, t));
+    EXPECT_NE(plain, make_etag(7, 10, timespec{100, 6}));
+}
+
+TEST(preconditions, if_none_match)
+{
+    conditions c;
+    c.if_none_match = "\"a\", \"b\"";
+    EXPECT_EQ(evaluate_preconditions(c, true, "\"b\"", 0), precondition::not_modified);
+    EXPECT_EQ(evaluate_preconditions(c, false, "\"b\"", 0), precondition::failed);
+    EXPECT_EQ(evaluate_preconditions(c, true, "\"c\"", 0), precondition::proceed);
+    c.if_none_match = "W/\"b\"";
+    EXPECT_EQ(evaluate_preconditions(c, true, "\"b\"", 0), precondition::not_modified)
+        << "If-None-Match uses the weak comparison";
+    c.if_none_match = "*";
+    EXPECT_EQ(evaluate_preconditions(c, true, "\"x\"", 0), precondition::not_modified);
+}
+
+TEST(preconditions, if_none_match_wins_over_if_modified_since)
+{
+    conditions c;
+    c.if_none_match = "\"other\"";
+    c.if_modified_since = "Sun, 06 Nov 1994 08:49:37 GMT";
+    EXPECT_EQ(evaluate_preconditions(c, true, "\"x\"", nov_1994), precondition::proceed);
+}
+
+TEST(preconditions, if_modified_since)
+{
+    conditions c;
+    c.if_modified_since = "Sun, 06 Nov 1994 08:49:37 GMT";
+    EXPECT_EQ(evaluate_preconditions(c, true, "\"x\"", nov_1994), precondition::not_modified);
+    EXPECT_EQ(evaluate_preconditions(c, true, "\"x\"", nov_1994 + 1), precondition::proceed);
+    EXPECT_EQ(evaluate_preconditions(c, false, "\"x\"", nov_1994), precondition::proceed)
+        << "only GET and HEAD";
+    c.if_modified_since = "not a date";
+    EXPECT_EQ(evaluate_preconditions(c, true, "\"x\"", nov_1994), precondition::proceed);
+}
+
+TEST(preconditions, if_match_and_if_unmodified_since)
+{
+    conditions c;
+    c.if_match = "\"x\"";
+    EXPECT_EQ(evaluate_preconditions(c, true, "\"x\"", 0), precondition::proceed);
+    EXPECT_EQ(evaluate_preconditions(c, true, "\"y\"", 0), precondition::failed);
+    c.if_match = "W/\"x\"";
+    EXPECT_EQ(evaluate_preconditions(c, true, "\"x\"", 0), precondition::failed)
+        << "If-Match uses the strong comparison";
+    conditions d;
+    d.if_unmodified_since = "Sun, 06 Nov 1994 08:49:37 GMT";
+    EXPECT_EQ(evaluate_preconditions(d, true, "\"x\"", nov_1994), precondition::proceed);
+    EXPECT_EQ(evaluate_preconditions(d, true, "\"x\"", nov_1994 + 1), precondition::failed);
+}
+
+TEST(ranges, single_ranges)
+{
+    using o = range_request::outcome;
+    auto r = evaluate_range("bytes=0-99", std::nullopt, "\"e\"", 0, 1000);
+    EXPECT_EQ(r.result, o::partial);
+    EXPECT_EQ(r.range.first, 0U);
+    EXPECT_EQ(r.range.last, 99U);
+    r = evaluate_range("bytes=-100", std::nullopt, "\"e\"", 0, 1000);
+    EXPECT_EQ(r.range.first, 900U);
+    EXPECT_EQ(r.range.last, 999U);
+    r = evaluate_range("bytes=100-", std::nullopt, "\"e\"", 0, 1000);
+    EXPECT_EQ(r.range.first, 100U);
+    EXPECT_EQ(r.range.last, 999U);
+    r = evaluate_range("bytes=990-5000", std::nullopt, "\"e\"", 0, 1000);
+    EXPECT_EQ(r.range.last, 999U);
+    r = evaluate_range("bytes=-5000", std::nullopt, "\"e\"", 0, 1000);
+    EXPECT_EQ(r.range.first, 0U);
+}
+
+TEST(ranges, unsatisfiable_invalid_and_multiple)
+{
+    using o = range_request::outcome;
+    EXPECT_EQ(evaluate_range("bytes=1000-", std::nullopt, "\"e\"", 0, 1000).result,
+              o::unsatisfiable);
+    EXPECT_EQ(evaluate_range("bytes=-0", std::nullopt, "\"e\"", 0, 1000).result, o::unsatisfiable);
+    for (auto const* invalid :
+         {"bytes=5-1", "bytes=a-b", "items=0-1", "bytes=", "bytes=--1", "0-99", "bytes=1"})
+        EXPECT_EQ(evaluate_range(invalid, std::nullopt, "\"e\"", 0, 1000).result, o::full)
+            << invalid;
+    EXPECT_EQ(evaluate_range("bytes=0-1,5-6", std::nullopt, "\"e\"", 0, 1000).result, o::full);
+}
+
+TEST(ranges, if_range)
+{
+    using o = range_request::outcome;
+    EXPECT_EQ(evaluate_range("bytes=0-1", "\"e\"", "\"e\"", 0, 10).result, o::partial);
+    EXPECT_EQ(evaluate_range("bytes=0-1", "\"old\"", "\"e\"", 0, 10).result, o::full);
+    EXPECT_EQ(
+        evaluate_range("bytes=0-1", "Sun, 06 Nov 1994 08:49:37 GMT", "\"e\"", nov_1994, 10).result,
+        o::partial);
+    EXPECT_EQ(
+        evaluate_range("bytes=0-1", "Sun, 06 Nov 1994 08:49:37 GMT", "\"e\"", nov_1994 + 1, 10)
+            .result,
+        o::full);
+}
+
+TEST(accept_encoding, q_values)
+{
+    auto const none = parse_accept_encoding(std::nullopt);
+    EXPECT_FALSE(none.br);
+    EXPECT_FALSE(none.gzip);
+    auto const both = parse_accept_encoding("gzip, deflate, br");
+    EXPECT_TRUE(both.br);
+    EXPECT_TRUE(both.gzip);
+    auto const no_br = parse_accept_encoding("br;q=0, gzip;q=0.5");
+    EXPECT_FALSE(no_br.br);
+    EXPECT_TRUE(no_br.gzip);
+    auto const star = parse_accept_encoding("*;q=0.1, gzip;q=0.000");
+    EXPECT_TRUE(star.br);
+    EXPECT_FALSE(star.gzip);
+    EXPECT_FALSE(parse_accept_encoding("identity").gzip);
+    EXPECT_TRUE(parse_accept_encoding("GZIP;Q=1").gzip);
+}
+
+} // namespace
+} // namespace hello_async
