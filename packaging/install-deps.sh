@@ -1,6 +1,6 @@
 #!/bin/sh
 # Installs the Debian 12 packages a task needs, skipping apt entirely when all are present.
-# usage: packaging/install-deps.sh build|test|package|e2e|fuzz ...
+# usage: packaging/install-deps.sh build|test|package|e2e|fuzz|bench ...
 set -eu
 
 packages=""
@@ -13,6 +13,8 @@ for need in "$@"; do
         packages="$packages libgtest-dev systemd socat curl" ;;
     package)
         packages="$packages dpkg-dev file lintian" ;;
+    bench)
+        packages="$packages nginx-light lighttpd wrk util-linux iproute2 curl" ;;
     fuzz)
         packages="$packages clang libclang-rt-14-dev" ;;
     e2e)

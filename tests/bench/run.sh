@@ -1,0 +1,267 @@
+#!/bin/bash
+# Benchmark: hello-async against nginx and lighttpd on this machine, side by side.
+#
+# Each server is pinned to CPU 0 and serves the same pages on its own loopback port; the load
+# (wrk, or sleep_clients for /sleep) runs on CPU 1. First pass: request logging on everywhere
+# (hello-async into a running journald, nginx and lighttpd into their access log files); second
+# pass: logging off. Server CPU per request is utime + stime of the server's processes divided
+# by the responses wrk counted: the figure to compare, since on two cores the client often
+# saturates first. Every figure is the median of RUNS runs.
+#
+# usage: tests/bench/run.sh            env: DURATION=10 (seconds per wrk run), RUNS=3
+# Needs root (a private mount namespace for journald); sends traffic to 127.0.0.1 only.
+set -euo pipefail
+
+if [ -z "${BENCH_IN_NAMESPACE:-}" ]; then
+    [ "$(id -u)" = 0 ] || { echo "run.sh: needs root" >&2; exit 1; }
+    exec env BENCH_IN_NAMESPACE=1 unshare --mount --propagation private -- "$0" "$@"
+fi
+
+top=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$top"
+duration=${DURATION:-10}
+runs=${RUNS:-3}
+packaging/install-deps.sh build test bench
+
+cmake --preset release -DBUILD_TESTING=ON >/dev/null
+cmake --build --preset release --target hello-async sleep_clients >/dev/null
+daemon=$top/build/release/daemon/hello-async
+sleep_clients=$top/build/release/tests/bench/sleep_clients
+
+work=$(mktemp -d /tmp/hello-async-bench.XXXXXX)
+pids=()
+cleanup() {
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+# Private journald: nothing reaches the host's journal.
+for d in /run/systemd /run/log /var/log/journal; do mkdir -p "$d"; mount -t tmpfs tmpfs "$d"; done
+mkdir -p /run/systemd/journal
+/lib/systemd/systemd-journald &
+journald=$!
+pids+=("$journald")
+for _ in $(seq 1 100); do [ -S /run/systemd/journal/socket ] && break; sleep 0.05; done
+
+www=$work/www
+mkdir -p "$www" "$work/logs"
+cp www/hello.html www/404.html "$www/"
+head -c 1048576 /dev/urandom >"$www/big.bin"
+ulimit -n 65536
+
+port_hello=18080
+port_nginx=18081
+port_lighttpd=18082
+port_activate=18083
+
+write_configs() { # logging: on|off
+    local log=$1
+    cat >"$work/hello.toml" <<TOML
+[server]
+listen = ["127.0.0.1:$port_hello"]
+root = "$www"
+threads = 1
+access_log = $([ "$log" = on ] && echo true || echo false)
+log_target = "journal"
+[limits]
+max_connections = 20000
+max_requests_per_connection = 1000000
+[[route]]
+path = "/"
+file = "hello.html"
+[[route]]
+path = "/sleep"
+file = "hello.html"
+delay = "5s"
+[[static]]
+prefix = "/files/"
+dir = "$www"
+[errors]
+404 = "404.html"
+TOML
+    cat >"$work/nginx.conf" <<NGINX
+worker_processes 1;
+pid $work/nginx.pid;
+error_log $work/logs/nginx-error.log;
+events { worker_connections 20000; }
+http {
+    access_log $([ "$log" = on ] && echo "$work/logs/nginx-access.log" || echo off);
+    keepalive_requests 1000000;
+    sendfile on;
+    tcp_nopush on;
+    default_type application/octet-stream;
+    server {
+        listen 127.0.0.1:$port_nginx;
+        root $www;
+        location = / { try_files /hello.html =404; }
+        location /files/ { alias $www/; }
+    }
+}
+NGINX
+    cat >"$work/lighttpd.conf" <<LIGHTTPD
+server.document-root = "$www"
+server.port = $port_lighttpd
+server.bind = "127.0.0.1"
+server.errorlog = "$work/logs/lighttpd-error.log"
+server.max-keep-alive-requests = 1000000
+server.max-connections = 20000
+server.max-fds = 65536
+index-file.names = ( "hello.html" )
+alias.url = ( "/files/" => "$www/" )
+server.modules = ( "mod_alias"$([ "$log" = on ] && echo ', "mod_accesslog"') )
+$([ "$log" = on ] && echo "accesslog.filename = \"$work/logs/lighttpd-access.log\"")
+mimetype.assign = ( ".html" => "text/html; charset=utf-8", "" => "application/octet-stream" )
+LIGHTTPD
+}
+
+wait_port() {
+    for _ in $(seq 1 100); do
+        curl -s -o /dev/null "http://127.0.0.1:$1/" && return 0
+        sleep 0.05
+    done
+    echo "nothing answers on port $1" >&2
+    return 1
+}
+
+declare -A server_pid
+start_servers() {
+    taskset -c 0 "$daemon" --config "$work/hello.toml" 2>>"$work/logs/hello.err" &
+    server_pid[hello-async]=$!
+    taskset -c 0 nginx -c "$work/nginx.conf" -g 'daemon off;' &
+    server_pid[nginx]=$!
+    taskset -c 0 lighttpd -D -f "$work/lighttpd.conf" &
+    server_pid[lighttpd]=$!
+    pids+=("${server_pid[@]}")
+    wait_port $port_hello
+    wait_port $port_nginx
+    wait_port $port_lighttpd
+}
+
+stop_servers() {
+    for s in hello-async nginx lighttpd; do kill "${server_pid[$s]}" 2>/dev/null || true; done
+    for s in hello-async nginx lighttpd; do wait "${server_pid[$s]}" 2>/dev/null || true; done
+}
+
+# CPU ticks (utime + stime) of a process and its children's live threads.
+cpu_ticks() {
+    local total=0 p
+    for p in $1 $(pgrep -P "$1" || true); do
+        [ -r "/proc/$p/stat" ] || continue
+        total=$((total + $(awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$p/stat")))
+    done
+    echo $total
+}
+hz=$(getconf CLK_TCK)
+
+# One wrk run: prints "rps p50_ms p99_ms server_us_per_req journald_us_per_req".
+wrk_run() { # server url connections [script]
+    local server=$1 url=$2 conns=$3 script=${4:-}
+    local pid=${server_pid[$server]}
+    local before journal_before out
+    before=$(cpu_ticks "$pid")
+    journal_before=$(cpu_ticks "$journald")
+    out=$(taskset -c 1 wrk -t1 -c"$conns" -d"${duration}s" --latency ${script:+-s "$script"} "$url")
+    local after journal_after
+    after=$(cpu_ticks "$pid")
+    journal_after=$(cpu_ticks "$journald")
+    echo "$out" | awk -v b="$before" -v a="$after" -v jb="$journal_before" -v ja="$journal_after" \
+        -v hz="$hz" -v server="$server" '
+        function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
+        / requests in / { requests = $1 }
+        /Requests\/sec/ { rps = $2 }
+        /^ +50%/ { p50 = ms($2) }
+        /^ +99%/ { p99 = ms($2) }
+        END {
+            cpu = (a - b) / hz * 1e6 / (requests > 0 ? requests : 1)
+            jcpu = server == "hello-async" ? (ja - jb) / hz * 1e6 / (requests > 0 ? requests : 1) : -1
+            printf "%s %.3f %.3f %.2f %.2f\n", rps, p50, p99, cpu, jcpu
+        }'
+}
+
+median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+declare -A result
+scenario() { # logging name url_path connections [script]
+    local log=$1 name=$2 path=$3 conns=$4 script=${5:-}
+    local s r
+    for s in hello-async nginx lighttpd; do
+        local port
+        case $s in hello-async) port=$port_hello ;; nginx) port=$port_nginx ;; lighttpd) port=$port_lighttpd ;; esac
+        : >"$work/runs"
+        for r in $(seq 1 "$runs"); do
+            BENCH_PATH=$path wrk_run "$s" "http://127.0.0.1:$port$path" "$conns" "$script" >>"$work/runs"
+        done
+        local col
+        for col in 1 2 3 4 5; do
+            result[$log,$name,$s,$col]=$(awk -v c=$col '{ print $c }' "$work/runs" | median)
+        done
+    done
+}
+
+print_table() { # logging
+    local log=$1 name s
+    printf '\nlogging %s (median of %s runs of %ss; servers on CPU 0, wrk on CPU 1)\n' "$log" "$runs" "$duration"
+    printf '%-28s %-12s %10s %9s %9s %9s %9s %9s\n' scenario server req/s p50_ms p99_ms us/req vs_nginx vs_lighttpd
+    for name in keepalive close pipelined 1MiB; do
+        local nginx_cpu=${result[$log,$name,nginx,4]} lighttpd_cpu=${result[$log,$name,lighttpd,4]}
+        for s in hello-async nginx lighttpd; do
+            local cpu=${result[$log,$name,$s,4]} unit=us/req
+            printf '%-28s %-12s %10.0f %9.3f %9.3f %9.2f %9.2f %9.2f\n' "$name" "$s" \
+                "${result[$log,$name,$s,1]}" "${result[$log,$name,$s,2]}" "${result[$log,$name,$s,3]}" \
+                "$cpu" "$(awk -v a="$cpu" -v b="$nginx_cpu" 'BEGIN { print a / b }')" \
+                "$(awk -v a="$cpu" -v b="$lighttpd_cpu" 'BEGIN { print a / b }')"
+        done
+        if [ "$log" = on ]; then
+            printf '%-28s %-12s %46s %9.2f\n' "$name" "(journald)" "" "${result[$log,$name,hello-async,5]}"
+        fi
+    done
+}
+
+for log in on off; do
+    write_configs $log
+    start_servers
+    scenario $log keepalive / 50
+    scenario $log close / 50 "$top/tests/bench/close.lua"
+    scenario $log pipelined / 50 "$top/tests/bench/pipeline.lua"
+    scenario $log 1MiB /files/big.bin 8
+    stop_servers
+done
+
+# 10,000 concurrent /sleep requests (hello-async only: the others have no such route).
+write_configs on
+taskset -c 0 "$daemon" --config "$work/hello.toml" 2>>"$work/logs/hello.err" &
+hello=$!
+pids+=("$hello")
+wait_port $port_hello
+idle_rss=$(awk '/^VmRSS/ { print $2 }' "/proc/$hello/status")
+: >"$work/sleep-runs"
+for r in $(seq 1 "$runs"); do
+    taskset -c 1 "$sleep_clients" $port_hello 10000 /sleep 30 >>"$work/sleep-runs" || true
+done
+peak_rss=$(awk '/^VmHWM/ { print $2 }' "/proc/$hello/status")
+threads=$(awk '/^Threads/ { print $2 }' "/proc/$hello/status")
+kill "$hello"; wait "$hello" 2>/dev/null || true
+
+# First connection on an idle activated socket to the first response byte.
+: >"$work/activation-runs"
+for r in $(seq 1 "$runs"); do
+    systemd-socket-activate -l 127.0.0.1:$port_activate --fdname=http \
+        taskset -c 0 "$daemon" --config "$work/hello.toml" 2>>"$work/logs/hello.err" &
+    activator=$!
+    for _ in $(seq 1 100); do ss -Hltn "sport = :$port_activate" | grep -q LISTEN && break; sleep 0.02; done
+    curl -s -o /dev/null -w '%{time_connect} %{time_starttransfer}\n' "http://127.0.0.1:$port_activate/" |
+        awk '{ printf "%.2f\n", ($2 - $1) * 1000 }' >>"$work/activation-runs"
+    kill "$activator" 2>/dev/null || true
+    wait "$activator" 2>/dev/null || true
+done
+
+print_table on
+print_table off
+printf '\n10,000 concurrent /sleep (hello-async, logging on), per run:\n'
+sed 's/^/  /' "$work/sleep-runs"
+printf '  peak RSS (VmHWM) %s KiB, threads %s\n' "$peak_rss" "$threads"
+printf '\nidle RSS after start: %s KiB\n' "$idle_rss"
+printf 'socket activation, first connection to first response byte: %s ms (median of %s)\n' \
+    "$(median <"$work/activation-runs")" "$runs"
