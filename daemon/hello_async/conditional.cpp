@@ -1,5 +1,7 @@
 #include "hello_async/conditional.hpp"
 
+#include "hello_async/field_text.hpp"
+
 #include <algorithm>
 #include <array>
 #include <charconv>
@@ -8,32 +10,13 @@
 namespace hello_async {
 namespace {
 
-std::string_view trim(std::string_view s)
-{
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
-        s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
-        s.remove_suffix(1);
-    return s;
-}
-
-bool iequals(std::string_view a, std::string_view b)
-{
-    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-               auto lower = [](char c) {
-                   return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-               };
-               return lower(x) == lower(y);
-           });
-}
-
 /// Calls fn(element) for each element of a comma-separated list, trimmed, empty ones skipped.
 template <class Fn>
 void for_each_element(std::string_view list, Fn&& fn)
 {
     while (!list.empty()) {
         auto const comma = list.find(',');
-        auto const element = trim(list.substr(0, comma));
+        auto const element = trim_ows(list.substr(0, comma));
         if (!element.empty())
             fn(element);
         if (comma == std::string_view::npos)
@@ -123,7 +106,7 @@ make_etag(ino_t inode, std::uint64_t size, struct timespec mtime, std::string_vi
 std::optional<std::time_t> parse_http_date(std::string_view text)
 {
     std::tm tm{};
-    text = trim(text);
+    text = trim_ows(text);
     // IMF-fixdate: "Sun, 06 Nov 1994 08:49:37 GMT"
     if (text.size() == 29 && text[3] == ',' && text.substr(25) == " GMT") {
         tm.tm_mon = month_index(text.substr(8, 3));
@@ -196,12 +179,12 @@ range_request evaluate_range(std::string_view range,
                              std::uint64_t size)
 {
     range_request out;
-    range = trim(range);
+    range = trim_ows(range);
     constexpr std::string_view unit{"bytes="};
-    if (range.size() <= unit.size() || !iequals(range.substr(0, unit.size()), unit))
+    if (range.size() <= unit.size() || !iequals_ascii(range.substr(0, unit.size()), unit))
         return out;
     if (if_range) {
-        auto const validator = trim(*if_range);
+        auto const validator = trim_ows(*if_range);
         bool matches = false;
         if (validator.starts_with('"'))
             matches = validator == etag; // strong comparison only
@@ -216,8 +199,8 @@ range_request evaluate_range(std::string_view range,
     auto const dash = spec.find('-');
     if (dash == std::string_view::npos)
         return out;
-    auto const first_text = trim(spec.substr(0, dash));
-    auto const last_text = trim(spec.substr(dash + 1));
+    auto const first_text = trim_ows(spec.substr(0, dash));
+    auto const last_text = trim_ows(spec.substr(dash + 1));
     std::uint64_t first = 0;
     std::uint64_t last = 0;
     if (first_text.empty()) {
@@ -260,20 +243,20 @@ accepted_codings parse_accept_encoding(std::optional<std::string_view> field)
     bool star = false;
     for_each_element(*field, [&](std::string_view element) {
         auto const semi = element.find(';');
-        auto const coding = trim(element.substr(0, semi));
+        auto const coding = trim_ows(element.substr(0, semi));
         bool accepted = true;
         if (semi != std::string_view::npos) {
-            auto params = trim(element.substr(semi + 1));
+            auto params = trim_ows(element.substr(semi + 1));
             if (params.size() >= 2 && (params[0] == 'q' || params[0] == 'Q') && params[1] == '=') {
-                auto const q = trim(params.substr(2));
+                auto const q = trim_ows(params.substr(2));
                 // q=0, q=0.0, q=0.000 refuse; any other digit makes it acceptable.
                 accepted =
                     std::any_of(q.begin(), q.end(), [](char c) { return c >= '1' && c <= '9'; });
             }
         }
-        if (iequals(coding, "br"))
+        if (iequals_ascii(coding, "br"))
             br = accepted;
-        else if (iequals(coding, "gzip") || iequals(coding, "x-gzip"))
+        else if (iequals_ascii(coding, "gzip") || iequals_ascii(coding, "x-gzip"))
             gzip = accepted;
         else if (coding == "*")
             star = accepted;

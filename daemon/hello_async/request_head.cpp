@@ -1,5 +1,7 @@
 #include "hello_async/request_head.hpp"
 
+#include "hello_async/field_text.hpp"
+
 #include <algorithm>
 #include <iterator>
 
@@ -7,22 +9,6 @@ namespace hello_async {
 namespace {
 
 namespace http = boost::beast::http;
-
-std::string_view trim(std::string_view s)
-{
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
-        s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
-        s.remove_suffix(1);
-    return s;
-}
-
-bool iequals(std::string_view a, std::string_view b)
-{
-    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-               return (x | 0x20) == (y | 0x20);
-           });
-}
 
 } // namespace
 
@@ -82,9 +68,10 @@ std::optional<unsigned> framing_problem_of(http::request_header<> const& req, li
         for (auto it = first; it != last; ++it) {
             std::string_view const value = it->value();
             auto const comma = value.rfind(',');
-            final_coding = trim(comma == std::string_view::npos ? value : value.substr(comma + 1));
+            final_coding =
+                trim_ows(comma == std::string_view::npos ? value : value.substr(comma + 1));
         }
-        if (!iequals(final_coding, "chunked"))
+        if (!iequals_ascii(final_coding, "chunked"))
             return 400;
     }
     return std::nullopt;

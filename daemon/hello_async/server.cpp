@@ -36,27 +36,26 @@ constexpr std::chrono::milliseconds limit_poll{10};
 /// How often STATUS= is refreshed with live counters.
 constexpr std::chrono::seconds status_period{5};
 
-void log_session_failure(std::exception_ptr failure)
+/// The completion handler of spawned coroutines: an exception ends that coroutine only, and is
+/// logged rather than lost (net::detached would drop it silently).
+template <spdlog::level::level_enum Level>
+struct log_failure
 {
-    if (!failure)
-        return;
-    try {
-        std::rethrow_exception(failure);
-    } catch (std::exception const& e) {
-        spdlog::error("session ended by an exception: {}", e.what());
+    char const* what;
+    void operator()(std::exception_ptr failure) const
+    {
+        if (!failure)
+            return;
+        try {
+            std::rethrow_exception(failure);
+        } catch (std::exception const& e) {
+            spdlog::log(Level, "{} ended by an exception: {}", what, e.what());
+        }
     }
-}
+};
 
-void log_task_failure(std::exception_ptr failure)
-{
-    if (!failure)
-        return;
-    try {
-        std::rethrow_exception(failure);
-    } catch (std::exception const& e) {
-        spdlog::critical("server task failed: {}", e.what());
-    }
-}
+constexpr log_failure<spdlog::level::err> log_session_failure{"session"};
+constexpr log_failure<spdlog::level::critical> log_task_failure{"server task"};
 
 bool out_of_resources(boost::system::error_code const& ec)
 {
