@@ -317,6 +317,35 @@ TEST_F(hostile_timeouts, a_client_that_never_reads_is_cut_off)
     EXPECT_GE(std::chrono::steady_clock::now() - started, 900ms);
 }
 
+TEST_F(hostile_timeouts, a_body_that_stops_arriving_is_cut_off)
+{
+    http_client client{port_, "127.0.0.1", 5s};
+    client.send(request("GET", "/", "Content-Length: 10\r\n") + "ab");
+    auto const started = std::chrono::steady_clock::now();
+    auto const raw = client.read_until_close();
+    auto const waited = std::chrono::steady_clock::now() - started;
+    EXPECT_EQ(responses_in(raw), 0) << "a request whose body never came was answered: " << raw;
+    EXPECT_GE(waited, 900ms);
+    EXPECT_LT(waited, 3s);
+}
+
+class hostile_request_cap : public hostile
+{
+  protected:
+    void SetUp() override { start("max_requests_per_connection = 2\n"); }
+};
+
+TEST_F(hostile_request_cap, connection_closes_after_max_requests)
+{
+    http_client client{port_};
+    auto const first = client.get("/");
+    EXPECT_FALSE(first.has("connection"));
+    auto const second = client.get("/");
+    EXPECT_EQ(second.status, 200U);
+    EXPECT_EQ(second.header("connection"), "close");
+    EXPECT_TRUE(client.peer_closed());
+}
+
 class hostile_limits : public hostile
 {
   protected:

@@ -1,21 +1,20 @@
 // Opens N connections to a loopback server, sends one request on each, and waits for every
 // response; prints the time until the last response and the slowest request's latency.
 // usage: sleep_clients PORT COUNT [PATH] [TIMEOUT_SECONDS]
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/epoll.h>
-#include <sys/resource.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <algorithm>
+#include <arpa/inet.h>
 #include <array>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <netinet/in.h>
 #include <string>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <vector>
 
 namespace {
@@ -60,7 +59,8 @@ int main(int argc, char* argv[])
     lim.rlim_cur = lim.rlim_max;
     ::setrlimit(RLIMIT_NOFILE, &lim);
 
-    std::string const request = "GET " + path + " HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n";
+    std::string const request =
+        "GET " + path + " HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n";
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
     addr.sin_port = htons(port);
@@ -78,7 +78,8 @@ int main(int argc, char* argv[])
         }
         c.sent = steady::now();
         if (::send(c.fd, request.data(), request.size(), MSG_NOSIGNAL) !=
-            static_cast<ssize_t>(request.size())) {
+            static_cast<ssize_t>(request.size()))
+        {
             std::fprintf(stderr, "send %zu: %s\n", i, std::strerror(errno));
             return 1;
         }
@@ -104,7 +105,8 @@ int main(int argc, char* argv[])
             if (!finished)
                 continue;
             if (c.received.rfind("HTTP/1.1 200", 0) == 0 && response_complete(c.received))
-                c.latency_ms = std::chrono::duration<double, std::milli>(steady::now() - c.sent).count();
+                c.latency_ms =
+                    std::chrono::duration<double, std::milli>(steady::now() - c.sent).count();
             else
                 ++failed;
             ::epoll_ctl(ep, EPOLL_CTL_DEL, c.fd, nullptr);
@@ -116,14 +118,11 @@ int main(int argc, char* argv[])
     double slowest = 0;
     for (auto const& c : clients)
         slowest = std::max(slowest, c.latency_ms);
-    std::printf("connections=%zu ok=%zu failed=%zu unanswered=%zu connect_s=%.3f last_response_s=%.3f "
-                "slowest_ms=%.1f\n",
-                count,
-                done - failed,
-                failed,
-                count - done,
-                std::chrono::duration<double>(all_sent - started).count(),
-                std::chrono::duration<double>(finished - started).count(),
-                slowest);
+    std::printf(
+        "connections=%zu ok=%zu failed=%zu unanswered=%zu connect_s=%.3f last_response_s=%.3f "
+        "slowest_ms=%.1f\n",
+        count, done - failed, failed, count - done,
+        std::chrono::duration<double>(all_sent - started).count(),
+        std::chrono::duration<double>(finished - started).count(), slowest);
     return (failed == 0 && done == count) ? 0 : 1;
 }
