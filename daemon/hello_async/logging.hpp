@@ -12,7 +12,7 @@ namespace hello_async {
 /// request lines through access_log(). To the journal (spdlog's systemd sink for messages, one
 /// entry with HTTP_* fields per request) or to stderr, as `target` and JOURNAL_STREAM say.
 ///
-/// Both loggers sit behind one async queue of 8192 entries written by one logging thread, so a
+/// Both loggers sit behind one async queue of 2048 entries written by one logging thread, so a
 /// slow sink (a busy terminal, a rate-limiting or stopped journald) never stalls an I/O thread.
 /// Overflow policy: when the queue is full the oldest queued entry is dropped to make room for
 /// the new one; drops and entries a sink refused are counted (dropped_log_entries(), in STATUS).

@@ -44,6 +44,10 @@ constexpr std::uint64_t inline_body_max = 64 * 1024;
 constexpr std::chrono::seconds linger_time{2};
 constexpr std::size_t linger_bytes_max = 1024 * 1024;
 
+/// What an idle connection reserves for its next request: most request heads fit, and a
+/// larger one grows the buffer. Ten thousand waiting connections hold this much each.
+constexpr std::size_t first_read_bytes = 1024;
+
 /// A request body nobody wants: the parser counts and frames it (Content-Length or chunked) and
 /// enforces body_limit, and the bytes go nowhere.
 struct discard_body
@@ -143,8 +147,10 @@ struct exchange_record
     steady::time_point started;
 };
 
-void log_exchange(exchange_record& rec, std::string const& peer, fmt::memory_buffer& line)
+void log_exchange(exchange_record& rec, std::string const& peer)
 {
+    // Formatting is synchronous on the I/O thread: one buffer per thread, not per connection.
+    thread_local fmt::memory_buffer line;
     rec.entry.duration =
         std::chrono::duration_cast<std::chrono::microseconds>(steady::now() - rec.started);
     rec.entry.peer = peer;
@@ -467,7 +473,6 @@ net::awaitable<void> serve_connection(connection& conn, server_state& state)
     beast::flat_buffer buffer;
     std::string head_buffer;
     std::string body_buffer;
-    fmt::memory_buffer log_line;
     bool close_gently = false; // unread input may remain: linger before closing
 
     for (std::size_t served = 0;; ++served) {
@@ -483,12 +488,13 @@ net::awaitable<void> serve_connection(connection& conn, server_state& state)
             if (served > 0 && state.draining.load(std::memory_order_relaxed) &&
                 conn.socket.available(ignored) == 0)
                 break;
-            auto [ec, n] = co_await conn.socket.async_read_some(buffer.prepare(4096), use_tuple);
+            auto [ec, n] =
+                co_await conn.socket.async_read_some(buffer.prepare(first_read_bytes), use_tuple);
             // A drain cancels idle reads; one whose request had already arrived goes on.
             if (ec == net::error::operation_aborted && conn.socket.is_open() &&
                 conn.socket.available(ignored) > 0)
-                std::tie(ec, n) =
-                    co_await conn.socket.async_read_some(buffer.prepare(4096), use_tuple);
+                std::tie(ec, n) = co_await conn.socket.async_read_some(
+                    buffer.prepare(first_read_bytes), use_tuple);
             if (ec)
                 break;
             buffer.commit(n);
@@ -552,7 +558,7 @@ net::awaitable<void> serve_connection(connection& conn, server_state& state)
             rec.entry.bytes = sent.bytes;
             state.requests_served.fetch_add(1, std::memory_order_relaxed);
             if (site->cfg.server.access_log)
-                log_exchange(rec, peer, log_line);
+                log_exchange(rec, peer);
             close_gently = true;
             break;
         }
@@ -567,23 +573,27 @@ net::awaitable<void> serve_connection(connection& conn, server_state& state)
 
         bool must_close = false;
         auto plan = plan_response(site->routes, req.base(), lim, must_close);
-        if (must_close)
-            head.keep_alive = false;
-        body_span span{0, plan.file.size};
-        representation_metadata metadata;
-        if (plan.is_resource)
-            apply_representation_rules(site->routes, req.base(), plan, head, span, metadata);
-
         if (plan.delay.count() > 0) {
+            // Wait without holding the file open: ten thousand sleeping requests must not cost
+            // ten thousand descriptors. The route is resolved again when the delay is over.
+            auto const delay_length = plan.delay;
+            plan = response_plan{};
             conn.deadline = steady::time_point::max();
-            net::steady_timer delay{conn.socket.get_executor(), plan.delay};
+            net::steady_timer delay{conn.socket.get_executor(), delay_length};
             auto [delay_ec] = co_await delay.async_wait(use_tuple);
             if (delay_ec || !conn.socket.is_open())
                 break;
             // A drain that began during the delay still gets this answer, but no further one.
             if (state.draining.load(std::memory_order_relaxed))
                 head.keep_alive = false;
+            plan = plan_response(site->routes, req.base(), lim, must_close);
         }
+        if (must_close)
+            head.keep_alive = false;
+        body_span span{0, plan.file.size};
+        representation_metadata metadata;
+        if (plan.is_resource)
+            apply_representation_rules(site->routes, req.base(), plan, head, span, metadata);
 
         rec.entry.status = plan.status;
         auto const sent =
@@ -592,7 +602,7 @@ net::awaitable<void> serve_connection(connection& conn, server_state& state)
         rec.entry.bytes = sent.bytes;
         state.requests_served.fetch_add(1, std::memory_order_relaxed);
         if (site->cfg.server.access_log)
-            log_exchange(rec, peer, log_line);
+            log_exchange(rec, peer);
         if (!sent.ok)
             break;
         if (!head.keep_alive) {

@@ -49,7 +49,8 @@ www=$work/www
 mkdir -p "$www" "$work/logs"
 cp www/hello.html www/404.html "$www/"
 head -c 1048576 /dev/urandom >"$www/big.bin"
-ulimit -n 65536
+# 10,000 connections need as many descriptors, in the servers and the client alike.
+ulimit -n "$(ulimit -Hn)"
 
 port_hello=18080
 port_nginx=18081
@@ -85,7 +86,7 @@ TOML
 worker_processes 1;
 pid $work/nginx.pid;
 error_log $work/logs/nginx-error.log;
-events { worker_connections 20000; }
+events { worker_connections 16384; }
 http {
     access_log $([ "$log" = on ] && echo "$work/logs/nginx-access.log" || echo off);
     keepalive_requests 1000000;
@@ -106,8 +107,8 @@ server.port = $port_lighttpd
 server.bind = "127.0.0.1"
 server.errorlog = "$work/logs/lighttpd-error.log"
 server.max-keep-alive-requests = 1000000
-server.max-connections = 20000
-server.max-fds = 65536
+server.max-connections = 8192
+server.max-fds = 16384
 index-file.names = ( "hello.html" )
 alias.url = ( "/files/" => "$www/" )
 server.modules = ( "mod_alias"$([ "$log" = on ] && echo ', "mod_accesslog"') )

@@ -107,8 +107,11 @@ int main(int argc, char* argv[])
             if (c.received.rfind("HTTP/1.1 200", 0) == 0 && response_complete(c.received))
                 c.latency_ms =
                     std::chrono::duration<double, std::milli>(steady::now() - c.sent).count();
-            else
-                ++failed;
+            else if (++failed == 1)
+                std::fprintf(stderr, "first failure: %s\n",
+                             c.received.empty()
+                                 ? (got < 0 ? std::strerror(errno) : "closed without a response")
+                                 : c.received.substr(0, 60).c_str());
             ::epoll_ctl(ep, EPOLL_CTL_DEL, c.fd, nullptr);
             ::close(c.fd);
             ++done;
