@@ -175,6 +175,21 @@ TEST_F(hostile, precompressed_siblings_follow_accept_encoding)
     EXPECT_NE(gz.header("etag"), plain.header("etag"));
 }
 
+TEST_F(hostile, a_changed_file_is_served_changed_at_once)
+{
+    http_client client{port_};
+    EXPECT_EQ(client.get("/pub/page.txt").body, "0123456789abcdefghij");
+    dir_.write("pub/page.txt", "ABCDEFGHIJ0123456789"); // same size: only the mtime differs
+    EXPECT_EQ(client.get("/pub/page.txt").body, "ABCDEFGHIJ0123456789");
+    // Swapped for a symlink that leaves the directory: refused, not served from memory.
+    dir_.write("secret.txt", "SECRET");
+    fs::remove(dir_.path() / "pub" / "page.txt");
+    fs::create_symlink(dir_.path() / "secret.txt", dir_.path() / "pub" / "page.txt");
+    auto const swapped = client.get("/pub/page.txt");
+    EXPECT_EQ(swapped.status, 403U);
+    EXPECT_EQ(swapped.body.find("SECRET"), std::string::npos);
+}
+
 TEST_F(hostile, options_and_methods)
 {
     http_client client{port_};

@@ -43,6 +43,8 @@ class routing : public ::testing::Test
 
     std::string body_of(response_plan const& plan) const
     {
+        if (plan.file.content)
+            return *plan.file.content;
         if (!plan.file.fd)
             return plan.built_in_body;
         std::string out;

@@ -281,7 +281,7 @@ net::awaitable<send_outcome> send_response(connection& conn,
                                            std::string& head_buffer,
                                            std::string& body_buffer)
 {
-    bool const has_file = static_cast<bool>(plan.file.fd);
+    bool const has_file = plan.file.has_body();
     head.status = plan.status;
     head.content_type = plan.content_type;
     head.allow = plan.allow;
@@ -299,6 +299,8 @@ net::awaitable<send_outcome> send_response(connection& conn,
     if (!head_only) {
         if (!has_file) {
             body = plan.built_in_body;
+        } else if (plan.file.content) {
+            body = std::string_view{*plan.file.content}.substr(span.offset, span.length);
         } else if (span.length <= inline_body_max) {
             if (!read_span(plan.file.fd.get(), span.offset, span.length, body_buffer))
                 co_return send_outcome{};

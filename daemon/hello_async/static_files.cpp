@@ -6,6 +6,7 @@
 #include <string>
 #include <sys/syscall.h>
 #include <unistd.h>
+#include <unordered_map>
 
 namespace hello_async {
 namespace {
@@ -50,18 +51,80 @@ file_lookup finish(int fd)
     out.file.size = static_cast<std::uint64_t>(st.st_size);
     out.file.mtime = st.st_mtim;
     out.file.inode = st.st_ino;
+    out.file.device = st.st_dev;
     return out;
 }
 
-} // namespace
+constexpr std::uint64_t cached_size_max = 64 * 1024;
+constexpr std::size_t cached_files_max = 512;
 
-file_lookup open_beneath(int dir_fd, std::string_view relative)
+struct cache_entry
 {
-    if (relative.empty())
-        relative = ".";
-    if (relative.find('\0') != std::string_view::npos)
-        return {};
-    std::string const name{relative};
+    std::shared_ptr<std::string const> content;
+    dev_t device{0};
+    ino_t inode{0};
+    struct timespec mtime
+    {
+    };
+};
+
+/// Touched only by its own I/O thread: no locks.
+std::unordered_map<std::string, cache_entry>& thread_cache()
+{
+    thread_local std::unordered_map<std::string, cache_entry> cache;
+    return cache;
+}
+
+bool unchanged(struct stat const& st, cache_entry const& entry)
+{
+    return S_ISREG(st.st_mode) && st.st_dev == entry.device && st.st_ino == entry.inode &&
+           static_cast<std::uint64_t>(st.st_size) == entry.content->size() &&
+           st.st_mtim.tv_sec == entry.mtime.tv_sec && st.st_mtim.tv_nsec == entry.mtime.tv_nsec;
+}
+
+/// `name` below `dir_fd` (AT_FDCWD for an absolute path) through the cache; `open_uncached`
+/// opens it safely when the cache cannot answer.
+template <class OpenUncached>
+file_lookup open_cached(int dir_fd, std::string_view name, OpenUncached&& open_uncached)
+{
+    std::string key = std::to_string(dir_fd);
+    key.push_back('\0');
+    key.append(name);
+    auto& cache = thread_cache();
+    if (auto const it = cache.find(key); it != cache.end()) {
+        struct stat st
+        {
+        };
+        if (::fstatat(dir_fd, key.c_str() + key.find('\0') + 1, &st, 0) == 0 &&
+            unchanged(st, it->second)) {
+            file_lookup out;
+            out.result = file_lookup::outcome::found;
+            out.file.content = it->second.content;
+            out.file.size = it->second.content->size();
+            out.file.device = it->second.device;
+            out.file.inode = it->second.inode;
+            out.file.mtime = it->second.mtime;
+            return out;
+        }
+        cache.erase(it);
+    }
+    auto found = open_uncached();
+    if (found.result != file_lookup::outcome::found || found.file.size > cached_size_max)
+        return found;
+    auto content = std::make_shared<std::string>();
+    if (!read_whole(found.file.fd.get(), found.file.size, *content))
+        return found;
+    if (cache.size() >= cached_files_max)
+        cache.clear(); // a crude bound: a site with more small files than this rereads them
+    cache.insert_or_assign(std::move(key), cache_entry{content, found.file.device, found.file.inode,
+                                                       found.file.mtime});
+    found.file.content = std::move(content);
+    found.file.fd.reset();
+    return found;
+}
+
+file_lookup open_beneath_uncached(int dir_fd, std::string const& name)
+{
     struct open_how how
     {
     };
@@ -74,9 +137,22 @@ file_lookup open_beneath(int dir_fd, std::string_view relative)
     return finish(static_cast<int>(rc));
 }
 
+} // namespace
+
+file_lookup open_beneath(int dir_fd, std::string_view relative)
+{
+    if (relative.empty())
+        relative = ".";
+    if (relative.find('\0') != std::string_view::npos)
+        return {};
+    std::string const name{relative};
+    return open_cached(dir_fd, name, [&] { return open_beneath_uncached(dir_fd, name); });
+}
+
 file_lookup open_configured(std::filesystem::path const& path)
 {
-    return finish(::open(path.c_str(), open_flags));
+    return open_cached(AT_FDCWD, path.native(),
+                       [&] { return finish(::open(path.c_str(), open_flags)); });
 }
 
 bool read_span(int fd, std::uint64_t offset, std::uint64_t length, std::string& out)

@@ -4,20 +4,27 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <memory>
+#include <string>
 #include <string_view>
 #include <sys/stat.h>
 
 namespace hello_async {
 
-/// An open regular file with the metadata a response needs.
+/// A regular file with the metadata a response needs: open, or (small files) its content from
+/// the per-thread cache.
 struct open_file
 {
     unique_fd fd;
+    std::shared_ptr<std::string const> content; ///< set instead of fd for a cached small file
     std::uint64_t size{0};
+    dev_t device{0};
     struct timespec mtime
     {
     };
     ino_t inode{0};
+
+    [[nodiscard]] bool has_body() const { return static_cast<bool>(fd) || content != nullptr; }
 };
 
 /// What an attempt to open a file for a response came to.
@@ -36,6 +43,10 @@ struct file_lookup
 
 /// Opens `relative` below the directory `dir_fd` with openat2(RESOLVE_BENEATH): no "..", absolute
 /// symlink or symlink chain can reach a file outside that directory.
+///
+/// Files up to 64 KiB come from a per-thread cache instead: one fstatat per request confirms
+/// the file is unchanged (device, inode, size, modification time); anything else is opened and
+/// read again. What the cache holds was always read through the safe open.
 [[nodiscard]] file_lookup open_beneath(int dir_fd, std::string_view relative);
 
 /// Opens a file the administrator named in the config (symlinks anywhere are trusted there).

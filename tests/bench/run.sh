@@ -29,6 +29,8 @@ daemon=$top/build/release/daemon/hello-async
 sleep_clients=$top/build/release/tests/bench/sleep_clients
 
 work=$(mktemp -d /tmp/hello-async-bench.XXXXXX)
+# nginx's workers run as www-data: they must be able to read the pages.
+chmod 755 "$work"
 pids=()
 cleanup() {
     for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
@@ -138,6 +140,19 @@ start_servers() {
     wait_port $port_hello
     wait_port $port_nginx
     wait_port $port_lighttpd
+    # Every server must really serve the pages: a fast 403 is no benchmark.
+    local port expected
+    for port in $port_hello $port_nginx $port_lighttpd; do
+        for expected in "/ 200 $(stat -c %s "$www/hello.html")" "/files/big.bin 200 1048576"; do
+            set -- $expected
+            local got
+            got=$(curl -s -o /dev/null -w '%{http_code} %{size_download}' "http://127.0.0.1:$port$1")
+            if [ "$got" != "$2 $3" ]; then
+                echo "port $port: GET $1 answered '$got', expected '$2 $3'" >&2
+                exit 1
+            fi
+        done
+    done
 }
 
 stop_servers() {
