@@ -35,7 +35,7 @@ TEST(access_entry, parsed_request_round_trips)
     EXPECT_EQ(fields->version, "1.1");
     EXPECT_EQ(fields->status, "200");
     EXPECT_EQ(fields->bytes, "320");
-    EXPECT_EQ(fields->duration_usec, "5000294");
+    EXPECT_EQ(fields->duration_usec, 5000294U);
     EXPECT_EQ(fields->remote, "[::1]:50464");
 }
 
@@ -50,7 +50,7 @@ TEST(access_entry, short_durations_keep_their_digits)
     entry.peer = "127.0.0.1:1";
     auto const line = format(entry);
     EXPECT_EQ(line, "HEAD / HTTP/1.0 404 0 0.007ms 127.0.0.1:1");
-    EXPECT_EQ(parse_access_line(line)->duration_usec, "7");
+    EXPECT_EQ(parse_access_line(line)->duration_usec, 7U);
 }
 
 TEST(access_entry, unparsed_request_is_quoted_and_escaped)

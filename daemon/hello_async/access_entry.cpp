@@ -80,9 +80,11 @@ std::optional<access_fields> parse_access_line(std::string_view line)
     if (dot == std::string_view::npos || !all_digits(ms.substr(0, dot)) || ms.size() - dot != 4 ||
         !all_digits(ms.substr(dot + 1)))
         return std::nullopt;
-    out.duration_usec = std::string{ms.substr(0, dot)} + std::string{ms.substr(dot + 1)};
-    out.duration_usec.erase(
-        0, std::min(out.duration_usec.find_first_not_of('0'), out.duration_usec.size() - 1));
+    std::uint64_t whole = 0;
+    std::uint64_t fraction = 0;
+    std::from_chars(ms.data(), ms.data() + dot, whole);
+    std::from_chars(ms.data() + dot + 1, ms.data() + ms.size(), fraction);
+    out.duration_usec = whole * 1000 + fraction;
     out.request_line = line;
 
     if (line.front() != '"') {

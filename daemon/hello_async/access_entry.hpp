@@ -28,17 +28,17 @@ struct access_entry
 /// parse_access_line reads this format back; the two are each other's contract.
 void format_access_entry(fmt::memory_buffer& out, access_entry const& entry);
 
-/// The fields of a formatted access line, for structured journal fields.
+/// The fields of a formatted access line, for structured journal fields; views into the line.
 struct access_fields
 {
-    std::string request_line;
-    std::string method; ///< empty when the request line was not METHOD TARGET HTTP/x.y
-    std::string target;
-    std::string version; ///< "1.1"
-    std::string status;
-    std::string bytes;
-    std::string duration_usec;
-    std::string remote;
+    std::string_view request_line;
+    std::string_view method; ///< empty when the request line was not METHOD TARGET HTTP/x.y
+    std::string_view target;
+    std::string_view version; ///< "1.1"
+    std::string_view status;
+    std::string_view bytes;
+    std::uint64_t duration_usec{0};
+    std::string_view remote;
 };
 
 /// Splits a line made by format_access_entry; nullopt for any other text.

@@ -16,6 +16,7 @@
 #include <cstdlib>
 #include <mutex>
 #include <string>
+#include <tuple>
 #include <sys/stat.h>
 #include <sys/uio.h>
 
@@ -46,11 +47,11 @@ class journal_access_sink final : public spdlog::sinks::base_sink<std::mutex>
     {
         std::string_view const line{msg.payload.data(), msg.payload.size()};
         auto const fields = parse_access_line(line);
-        std::array<std::string, 11> items;
+        auto& items = items_; // reused: after the first entries, no allocation per entry
         std::size_t count = 0;
         auto add = [&](std::string_view key, std::string_view value) {
             auto& item = items.at(count++);
-            item.reserve(key.size() + 1 + value.size());
+            item.clear();
             item.append(key).append("=").append(value);
         };
         add("MESSAGE", line);
@@ -63,7 +64,11 @@ class journal_access_sink final : public spdlog::sinks::base_sink<std::mutex>
         if (fields) {
             add("HTTP_STATUS", fields->status);
             add("HTTP_BYTES", fields->bytes);
-            add("DURATION_USEC", fields->duration_usec);
+            std::array<char, 24> usec{};
+            auto const end =
+                std::to_chars(usec.data(), usec.data() + usec.size(), fields->duration_usec).ptr;
+            add("DURATION_USEC",
+                std::string_view{usec.data(), static_cast<std::size_t>(end - usec.data())});
             add("REMOTE_ADDR", fields->remote);
             if (!fields->method.empty()) {
                 add("HTTP_METHOD", fields->method);
@@ -71,7 +76,7 @@ class journal_access_sink final : public spdlog::sinks::base_sink<std::mutex>
                 add("HTTP_VERSION", fields->version);
             }
         }
-        std::array<iovec, items.size()> iov{};
+        std::array<iovec, std::tuple_size_v<decltype(items_)>> iov{};
         for (std::size_t i = 0; i < count; ++i)
             iov.at(i) = iovec{items.at(i).data(), items.at(i).size()};
         if (::sd_journal_sendv(iov.data(), static_cast<int>(count)) < 0)
@@ -79,6 +84,9 @@ class journal_access_sink final : public spdlog::sinks::base_sink<std::mutex>
     }
 
     void flush_() override {}
+
+  private:
+    std::array<std::string, 11> items_;
 };
 
 bool use_journal(log_target target)
