@@ -16,9 +16,9 @@
 #include <cstdlib>
 #include <mutex>
 #include <string>
-#include <tuple>
 #include <sys/stat.h>
 #include <sys/uio.h>
+#include <tuple>
 
 namespace hello_async {
 namespace {

@@ -25,19 +25,7 @@ namespace hello_async {
 /// Transfer-Encoding whose final coding is not chunked or sent with HTTP/1.0, not exactly one
 /// Host in HTTP/1.1 (at most one in HTTP/1.0). 414: a target longer than uri_bytes.
 /// 431: more header fields than header_fields.
-template <class Body>
-[[nodiscard]] std::optional<unsigned> framing_problem(boost::beast::http::request<Body> const& req,
-                                                      limits const& lim);
-
-/// The shared implementation, on the header alone.
 [[nodiscard]] std::optional<unsigned>
 framing_problem_of(boost::beast::http::request_header<> const& req, limits const& lim);
-
-template <class Body>
-std::optional<unsigned> framing_problem(boost::beast::http::request<Body> const& req,
-                                        limits const& lim)
-{
-    return framing_problem_of(req.base(), lim);
-}
 
 } // namespace hello_async
