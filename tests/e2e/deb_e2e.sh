@@ -46,6 +46,28 @@ chroot "$rootfs" apt-get update -qq
 chroot "$rootfs" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
     --no-install-recommends --download-only "$pkg" >/dev/null
 
+passed=0
+failed=0
+check() {
+    local what=$1
+    shift
+    if "$@"; then
+        echo "PASS: $what"; passed=$((passed + 1))
+    else
+        echo "FAIL: $what"; failed=$((failed + 1))
+    fi
+}
+
+echo "== 0. maintainer scripts without a running systemd (a chroot, as in an image build)"
+check "install in a chroot succeeds" chroot "$rootfs" env DEBIAN_FRONTEND=noninteractive \
+    apt-get install -y -qq --no-install-recommends "$pkg"
+check "socket enabled by symlink in the chroot" \
+    test -L "$rootfs/etc/systemd/system/sockets.target.wants/hello-async.socket"
+check "purge in a chroot succeeds" chroot "$rootfs" env DEBIAN_FRONTEND=noninteractive \
+    apt-get purge -y -qq hello-async
+check "purge in a chroot removes config and enablement" \
+    test ! -e "$rootfs/etc/hello-async" -a ! -L "$rootfs/etc/systemd/system/sockets.target.wants/hello-async.socket"
+
 setsid systemd-nspawn -D "$rootfs" -M hello-async-e2e --boot --register=no --keep-unit \
     --private-network --console=passive >"$work/console.log" 2>&1 </dev/null &
 nspawn_pid=$!
@@ -75,17 +97,6 @@ for _ in $(seq 1 300); do
 done
 echo "container: $state"
 
-passed=0
-failed=0
-check() {
-    local what=$1
-    shift
-    if "$@"; then
-        echo "PASS: $what"; passed=$((passed + 1))
-    else
-        echo "FAIL: $what"; failed=$((failed + 1))
-    fi
-}
 # wait_for SECONDS CMD...: true once CMD succeeds, polling; false when time runs out.
 wait_for() {
     local tries=$(($1 * 10))
@@ -99,7 +110,7 @@ unit_is() { [ "$(inside systemctl is-active "$1" || true)" = "$2" ]; }
 journal_has() { inside journalctl -u hello-async -o cat --no-pager "${@:2}" | grep -qF "$1"; }
 port_open() { net curl -s --max-time 2 -o /dev/null http://127.0.0.1:7878/; }
 
-echo "== 0. package"
+echo "== 0. package file"
 check "lintian: no errors, no warnings" lintian --fail-on error,warning "$deb"
 check "Depends computed by dpkg-shlibdeps" bash -c "dpkg-deb -f '$deb' Depends | grep -q 'libsystemd0 (>='"
 check "conffile" bash -c "dpkg-deb --ctrl-tarfile '$deb' | tar -xO ./conffiles | grep -qx /etc/hello-async/hello-async.toml"
