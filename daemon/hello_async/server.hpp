@@ -39,8 +39,6 @@ class server
     /// Serves until SIGTERM or SIGINT and the drain that follows; returns the exit status.
     int run();
 
-    [[nodiscard]] server_state const& state() const { return *state_; }
-
   private:
     struct worker;
 

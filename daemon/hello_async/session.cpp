@@ -423,20 +423,14 @@ void apply_representation_rules(router const& routes,
 }
 
 /// Decides the response to a parsed request; `must_close` when the connection cannot go on.
-response_plan plan_response(router const& routes,
-                            http::request_header<> const& req,
-                            limits const& lim,
-                            bool& must_close)
+response_plan
+plan_response(router const& routes, http::request_header<> const& req, bool& must_close)
 {
     auto const method = req.method();
     std::string_view const target = req.target();
     if (req.version() != 10 && req.version() != 11) {
         must_close = true;
         return routes.error(505);
-    }
-    if (auto problem = framing_problem_of(req, lim)) {
-        must_close = true;
-        return routes.error(*problem);
     }
     if (method == http::verb::unknown)
         return routes.error(501);
@@ -526,11 +520,11 @@ net::awaitable<void> serve_connection(connection& conn, server_state& state)
             buffer.consume(head_read.length);
             if (!ec && !parser.is_header_done())
                 ec = http::error::partial_message;
-            if (!ec && !parser.is_done()) {
-                // A body is framed only once the framing itself has been checked.
+            // Framing is checked before a body is read, so a doubtful one is never consumed.
+            if (!ec) {
                 if (auto problem = framing_problem_of(parser.get().base(), lim)) {
                     refusal = *problem;
-                } else {
+                } else if (!parser.is_done()) {
                     conn.deadline = steady::now() + lim.body_timeout;
                     std::tie(ec, std::ignore) =
                         co_await http::async_read(conn.socket, buffer, parser, use_tuple);
@@ -574,7 +568,7 @@ net::awaitable<void> serve_connection(connection& conn, server_state& state)
                           served + 1 < lim.max_requests_per_connection;
 
         bool must_close = false;
-        auto plan = plan_response(site->routes, req.base(), lim, must_close);
+        auto plan = plan_response(site->routes, req.base(), must_close);
         if (plan.delay.count() > 0) {
             // Wait without holding the file open: ten thousand sleeping requests must not cost
             // ten thousand descriptors. The route is resolved again when the delay is over.
@@ -588,7 +582,7 @@ net::awaitable<void> serve_connection(connection& conn, server_state& state)
             // A drain that began during the delay still gets this answer, but no further one.
             if (state.draining.load(std::memory_order_relaxed))
                 head.keep_alive = false;
-            plan = plan_response(site->routes, req.base(), lim, must_close);
+            plan = plan_response(site->routes, req.base(), must_close);
         }
         if (must_close)
             head.keep_alive = false;
