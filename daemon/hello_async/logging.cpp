@@ -1,13 +1,13 @@
 #include "hello_async/logging.hpp"
 
 #include "hello_async/access_entry.hpp"
+#include "hello_async/journal_writer.hpp"
 
 #include <spdlog/async.h>
 #include <spdlog/sinks/base_sink.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/sinks/systemd_sink.h>
 #include <spdlog/spdlog.h>
-#include <systemd/sd-journal.h>
 
 #include <array>
 #include <atomic>
@@ -17,8 +17,6 @@
 #include <mutex>
 #include <string>
 #include <sys/stat.h>
-#include <sys/uio.h>
-#include <tuple>
 
 namespace hello_async {
 namespace {
@@ -26,6 +24,10 @@ namespace {
 // spdlog allocates and touches every slot up front (~330 bytes each): 2048 entries absorb a
 // burst of tens of milliseconds at full request rate for under 1 MiB of resident memory.
 constexpr std::size_t queue_entries = 2048;
+/// With the journal, request lines bypass the queue: it carries the daemon's own messages only.
+constexpr std::size_t message_queue_entries = 128;
+
+constexpr char const* journal_socket = "/run/systemd/journal/socket";
 
 constexpr std::string_view identifier{"hello-async"};
 
@@ -38,56 +40,48 @@ std::shared_ptr<spdlog::logger>& access_logger()
 /// Entries a sink could not deliver (journald gone, its socket full for good).
 std::atomic<std::size_t> failed_entries{0};
 
-/// Request lines to the journal, with the request's parts as fields of their own so that
-/// `journalctl HTTP_STATUS=404` finds them. Runs on the logging thread only.
-class journal_access_sink final : public spdlog::sinks::base_sink<std::mutex>
+/// Whether I/O threads send request lines to journald themselves (see thread_access_log).
+std::atomic<bool> journal_access{false};
+
+thread_local journal_writer* this_thread_journal = nullptr;
+
+/// One request line as a journal entry, with the request's parts as fields of their own so that
+/// `journalctl HTTP_STATUS=404` finds them.
+void append_access_entry(std::string& out, std::string_view line)
 {
-  protected:
-    void sink_it_(spdlog::details::log_msg const& msg) override
-    {
-        std::string_view const line{msg.payload.data(), msg.payload.size()};
-        auto const fields = parse_access_line(line);
-        auto& items = items_; // reused: after the first entries, no allocation per entry
-        std::size_t count = 0;
-        auto add = [&](std::string_view key, std::string_view value) {
-            auto& item = items.at(count++);
-            item.clear();
-            item.append(key).append("=").append(value);
-        };
-        add("MESSAGE", line);
-        add("SYSLOG_IDENTIFIER", identifier);
-        unsigned status = 0;
-        if (fields)
-            std::from_chars(fields->status.data(), fields->status.data() + fields->status.size(),
-                            status);
-        add("PRIORITY", std::to_string(syslog_priority_for_status(status)));
-        if (fields) {
-            add("HTTP_STATUS", fields->status);
-            add("HTTP_BYTES", fields->bytes);
-            std::array<char, 24> usec{};
-            auto const end =
-                std::to_chars(usec.data(), usec.data() + usec.size(), fields->duration_usec).ptr;
-            add("DURATION_USEC",
-                std::string_view{usec.data(), static_cast<std::size_t>(end - usec.data())});
-            add("REMOTE_ADDR", fields->remote);
-            if (!fields->method.empty()) {
-                add("HTTP_METHOD", fields->method);
-                add("HTTP_TARGET", fields->target);
-                add("HTTP_VERSION", fields->version);
-            }
-        }
-        std::array<iovec, std::tuple_size_v<decltype(items_)>> iov{};
-        for (std::size_t i = 0; i < count; ++i)
-            iov.at(i) = iovec{items.at(i).data(), items.at(i).size()};
-        if (::sd_journal_sendv(iov.data(), static_cast<int>(count)) < 0)
-            failed_entries.fetch_add(1, std::memory_order_relaxed);
+    auto const fields = parse_access_line(line);
+    unsigned status = 0;
+    if (fields)
+        std::from_chars(fields->status.data(), fields->status.data() + fields->status.size(),
+                        status);
+    std::array<char, 4> priority{};
+    auto const priority_end = std::to_chars(priority.data(), priority.data() + priority.size(),
+                                            syslog_priority_for_status(status))
+                                  .ptr;
+    std::string_view const priority_text{priority.data(),
+                                         static_cast<std::size_t>(priority_end - priority.data())};
+    if (!fields) {
+        append_journal_entry(
+            out,
+            {{"MESSAGE", line}, {"SYSLOG_IDENTIFIER", identifier}, {"PRIORITY", priority_text}});
+        return;
     }
-
-    void flush_() override {}
-
-  private:
-    std::array<std::string, 11> items_;
-};
+    std::array<char, 24> usec{};
+    auto const usec_end =
+        std::to_chars(usec.data(), usec.data() + usec.size(), fields->duration_usec).ptr;
+    std::string_view const usec_text{usec.data(), static_cast<std::size_t>(usec_end - usec.data())};
+    append_journal_entry(out, {{"MESSAGE", line},
+                               {"SYSLOG_IDENTIFIER", identifier},
+                               {"PRIORITY", priority_text},
+                               {"HTTP_STATUS", fields->status},
+                               {"HTTP_BYTES", fields->bytes},
+                               {"DURATION_USEC", usec_text},
+                               {"REMOTE_ADDR", fields->remote}});
+    if (!fields->method.empty())
+        append_journal_entry(out, {{"HTTP_METHOD", fields->method},
+                                   {"HTTP_TARGET", fields->target},
+                                   {"HTTP_VERSION", fields->version}});
+}
 
 bool use_journal(log_target target)
 {
@@ -123,18 +117,18 @@ bool stderr_is_journal()
 
 void init_logging(log_target target)
 {
-    spdlog::init_thread_pool(queue_entries, 1);
+    bool const to_journal = use_journal(target);
+    journal_access = to_journal;
+    spdlog::init_thread_pool(to_journal ? message_queue_entries : queue_entries, 1);
     spdlog::sink_ptr message_sink;
-    spdlog::sink_ptr request_sink;
-    if (use_journal(target)) {
+    if (to_journal) {
         // The journal stamps time, priority and identifier itself: the message alone suffices.
         message_sink = std::make_shared<spdlog::sinks::systemd_sink_mt>(std::string{identifier});
-        request_sink = std::make_shared<journal_access_sink>();
     } else {
         message_sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
         message_sink->set_pattern("%Y-%m-%d %H:%M:%S.%e [%l] %v");
-        request_sink = message_sink;
     }
+    auto request_sink = message_sink;
     auto make = [](std::string name, spdlog::sink_ptr sink) {
         auto logger = std::make_shared<spdlog::async_logger>(
             std::move(name), std::move(sink), spdlog::thread_pool(),
@@ -148,6 +142,39 @@ void init_logging(log_target target)
     auto main_logger = make("hello-async", std::move(message_sink));
     spdlog::set_default_logger(main_logger);
     access_logger() = make("access", std::move(request_sink));
+}
+
+thread_access_log::thread_access_log(boost::asio::io_context& ioc)
+{
+    if (!journal_access)
+        return;
+    writer_ = std::make_unique<journal_writer>(ioc, journal_socket, failed_entries);
+    this_thread_journal = writer_.get();
+}
+
+thread_access_log::~thread_access_log()
+{
+    if (!writer_)
+        return;
+    writer_->flush_before_exit(std::chrono::seconds{1});
+    this_thread_journal = nullptr;
+}
+
+void log_access(access_entry const& entry)
+{
+    // One buffer each per thread, not per connection or request.
+    thread_local fmt::memory_buffer line;
+    thread_local std::string journal_entry;
+    line.clear();
+    format_access_entry(line, entry);
+    std::string_view const text{line.data(), line.size()};
+    if (this_thread_journal == nullptr) {
+        access_log().info(text);
+        return;
+    }
+    journal_entry.clear();
+    append_access_entry(journal_entry, text);
+    this_thread_journal->submit(journal_entry);
 }
 
 spdlog::logger& access_log()

@@ -284,7 +284,10 @@ int server::run()
 
     for (auto& w : workers_) {
         threads_.emplace_back([this, &w] {
-            w->ioc.run();
+            {
+                thread_access_log const access_log{w->ioc};
+                w->ioc.run();
+            }
             net::post(control_, [this] {
                 ++finished_workers_;
                 finish_if_done();
@@ -296,7 +299,8 @@ int server::run()
     for (auto& t : threads_)
         t.join();
     threads_.clear();
-    spdlog::info("stopped after {} requests", state_->requests_served.load());
+    spdlog::info("stopped after {} requests; {} log entries dropped",
+                 state_->requests_served.load(), dropped_log_entries());
     return 0;
 }
 

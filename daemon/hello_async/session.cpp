@@ -149,15 +149,11 @@ struct exchange_record
 
 void log_exchange(exchange_record& rec, std::string const& peer)
 {
-    // Formatting is synchronous on the I/O thread: one buffer per thread, not per connection.
-    thread_local fmt::memory_buffer line;
     rec.entry.duration =
         std::chrono::duration_cast<std::chrono::microseconds>(steady::now() - rec.started);
     rec.entry.peer = peer;
     rec.entry.raw_line = rec.fallback_line;
-    line.clear();
-    format_access_entry(line, rec.entry);
-    access_log().info(std::string_view{line.data(), line.size()});
+    log_access(rec.entry);
 }
 
 /// The start of what the client sent, for logging a request that could not be parsed.

@@ -1,0 +1,195 @@
+#include "hello_async/journal_writer.hpp"
+
+#include <boost/asio/post.hpp>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <cstdint>
+#include <cstring>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+namespace hello_async {
+namespace {
+
+namespace net = boost::asio;
+
+/// Datagrams per sendmmsg call.
+constexpr std::size_t batch_max = 64;
+/// After journald refused a connection, how long to drop entries before trying again.
+constexpr std::chrono::seconds reconnect_pause{1};
+/// Queue space worth handing back once this many entries at its front are gone.
+constexpr std::size_t compact_after = 256;
+
+} // namespace
+
+void append_journal_entry(std::string& out, std::initializer_list<journal_field> fields)
+{
+    for (auto const& field : fields) {
+        out.append(field.key);
+        if (field.value.find('\n') == std::string_view::npos) {
+            out.push_back('=');
+            out.append(field.value);
+        } else {
+            // The native protocol's binary form: KEY, newline, 64-bit little-endian length.
+            out.push_back('\n');
+            auto length = static_cast<std::uint64_t>(field.value.size());
+            for (int i = 0; i < 8; ++i, length >>= 8)
+                out.push_back(static_cast<char>(length & 0xff));
+            out.append(field.value);
+        }
+        out.push_back('\n');
+    }
+}
+
+journal_writer::journal_writer(net::io_context& ioc,
+                               std::string socket_path,
+                               std::atomic<std::size_t>& dropped)
+    : ioc_{ioc}
+    , socket_path_{std::move(socket_path)}
+    , dropped_{dropped}
+    , socket_{ioc}
+{
+    connect();
+}
+
+journal_writer::~journal_writer() = default;
+
+void journal_writer::connect()
+{
+    boost::system::error_code ignored;
+    socket_.close(ignored);
+    next_connect_ = std::chrono::steady_clock::now() + reconnect_pause;
+    int const fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return;
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    if (socket_path_.size() >= sizeof address.sun_path) {
+        ::close(fd);
+        return;
+    }
+    std::memcpy(address.sun_path, socket_path_.data(), socket_path_.size());
+    // Large batches of small datagrams: let the kernel hold more than its default in flight.
+    int const send_buffer = 1 << 20;
+    ::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &send_buffer, sizeof send_buffer);
+    if (::connect(fd, reinterpret_cast<sockaddr const*>(&address), sizeof address) != 0) {
+        ::close(fd);
+        return;
+    }
+    socket_.assign(fd, ignored);
+    if (ignored)
+        ::close(fd);
+}
+
+void journal_writer::submit(std::string_view entry)
+{
+    if (queued() >= backlog_max)
+        drop_queued(1);
+    bytes_.append(entry);
+    ends_.push_back(bytes_.size());
+    if (!send_scheduled_ && !waiting_for_room_) {
+        send_scheduled_ = true;
+        net::post(ioc_, [this] {
+            send_scheduled_ = false;
+            send_pending();
+        });
+    }
+}
+
+void journal_writer::drop_queued(std::size_t count)
+{
+    count = std::min(count, queued());
+    first_ += count;
+    dropped_.fetch_add(count, std::memory_order_relaxed);
+}
+
+void journal_writer::send_pending()
+{
+    while (queued() > 0) {
+        if (!socket_.is_open()) {
+            if (std::chrono::steady_clock::now() >= next_connect_)
+                connect();
+            if (!socket_.is_open()) {
+                drop_queued(queued());
+                break;
+            }
+        }
+        std::array<iovec, batch_max> iov{};
+        std::array<mmsghdr, batch_max> messages{};
+        std::size_t const count = std::min(queued(), batch_max);
+        for (std::size_t i = 0; i < count; ++i) {
+            std::size_t const index = first_ + i;
+            std::size_t const begin = index == 0 ? 0 : ends_[index - 1];
+            iov[i] = iovec{bytes_.data() + begin, ends_[index] - begin};
+            messages[i].msg_hdr.msg_iov = &iov[i];
+            messages[i].msg_hdr.msg_iovlen = 1;
+        }
+        int const sent = ::sendmmsg(socket_.native_handle(), messages.data(),
+                                    static_cast<unsigned>(count), MSG_NOSIGNAL);
+        if (sent > 0) {
+            first_ += static_cast<std::size_t>(sent);
+            continue;
+        }
+        if (errno == EINTR)
+            continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            wait_for_room();
+            break;
+        }
+        if (errno == EMSGSIZE || errno == ENOBUFS) {
+            drop_queued(1); // this entry can never go; the ones after it may
+            continue;
+        }
+        // journald went away (ECONNREFUSED, ENOTCONN, ...): reconnect later, lose the batch.
+        boost::system::error_code ignored;
+        socket_.close(ignored);
+        drop_queued(queued());
+    }
+    if (queued() == 0) {
+        bytes_.clear();
+        ends_.clear();
+        first_ = 0;
+    } else if (first_ >= compact_after && first_ * 2 >= ends_.size()) {
+        std::size_t const consumed = ends_[first_ - 1];
+        bytes_.erase(0, consumed);
+        ends_.erase(ends_.begin(), ends_.begin() + static_cast<std::ptrdiff_t>(first_));
+        for (auto& end : ends_)
+            end -= consumed;
+        first_ = 0;
+    }
+}
+
+void journal_writer::wait_for_room()
+{
+    waiting_for_room_ = true;
+    socket_.async_wait(net::posix::stream_descriptor::wait_write,
+                       [this](boost::system::error_code ec) {
+                           waiting_for_room_ = false;
+                           if (!ec)
+                               send_pending();
+                       });
+}
+
+void journal_writer::flush_before_exit(std::chrono::milliseconds patience)
+{
+    auto const give_up = std::chrono::steady_clock::now() + patience;
+    send_pending();
+    while (queued() > 0 && socket_.is_open()) {
+        auto const left = std::chrono::duration_cast<std::chrono::milliseconds>(
+            give_up - std::chrono::steady_clock::now());
+        if (left.count() <= 0)
+            break;
+        pollfd room{socket_.native_handle(), POLLOUT, 0};
+        if (::poll(&room, 1, static_cast<int>(left.count())) <= 0)
+            break;
+        waiting_for_room_ = false;
+        send_pending();
+    }
+    drop_queued(queued());
+}
+
+} // namespace hello_async
