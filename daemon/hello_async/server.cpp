@@ -166,6 +166,8 @@ std::string describe_listener(int fd)
 struct server::worker
 {
     net::io_context ioc{1};
+    /// Destroyed before ioc, whose destruction ends the sessions still in the registry.
+    net::steady_timer deadline_sweep{ioc};
     std::vector<std::shared_ptr<tcp::acceptor>> acceptors;
     std::shared_ptr<net::steady_timer> watchdog;
 };
@@ -236,6 +238,7 @@ server::server(std::shared_ptr<site const> initial, std::vector<unique_fd> liste
             acceptor->assign(protocol, copy);
             w->acceptors.push_back(std::move(acceptor));
         }
+        state_->registry(i).attach_timer(w->deadline_sweep);
         workers_.push_back(std::move(w));
     }
 }

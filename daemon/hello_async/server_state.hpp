@@ -1,33 +1,15 @@
 #pragma once
 
+#include "hello_async/connection_registry.hpp"
 #include "hello_async/site.hpp"
-
-#include <boost/asio/ip/tcp.hpp>
 
 #include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
-#include <unordered_set>
+#include <vector>
 
 namespace hello_async {
-
-/// One client connection, as the per-thread registry sees it.
-struct connection
-{
-    explicit connection(boost::asio::ip::tcp::socket s)
-        : socket{std::move(s)}
-    {}
-
-    boost::asio::ip::tcp::socket socket;
-    /// The watchdog closes the socket once this passes; every read and write moves it.
-    std::chrono::steady_clock::time_point deadline{std::chrono::steady_clock::time_point::max()};
-    /// Between requests: a drain may close the connection without losing a request.
-    bool idle{true};
-};
-
-/// The connections of one I/O thread. Touched only from that thread, so it needs no lock.
-using connection_registry = std::unordered_set<connection*>;
 
 /// What all I/O threads share: the current site, counters, and the drain flag.
 class server_state

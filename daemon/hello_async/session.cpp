@@ -9,7 +9,6 @@
 #include "hello_async/response.hpp"
 
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -31,7 +30,6 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = net::ip::tcp;
 using steady = std::chrono::steady_clock;
-using namespace net::experimental::awaitable_operators;
 
 constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
 
@@ -77,23 +75,6 @@ struct discard_body
 };
 
 using request_parser = http::request_parser<discard_body>;
-
-/// Closes the socket when the connection's deadline passes; ends when the session does.
-net::awaitable<void> watch_deadline(connection& conn)
-{
-    net::steady_timer timer{conn.socket.get_executor()};
-    for (;;) {
-        timer.expires_at(conn.deadline);
-        auto [ec] = co_await timer.async_wait(use_tuple);
-        if (ec)
-            co_return; // cancelled: the session is over
-        if (conn.deadline <= steady::now()) {
-            beast::error_code ignored;
-            conn.socket.close(ignored);
-            co_return;
-        }
-    }
-}
 
 /// Counts the connection and lists it in its thread's registry for as long as it lives.
 class connection_scope
@@ -267,15 +248,31 @@ struct body_span
     std::uint64_t length{0};
 };
 
-/// Writes one response; `head_only` for HEAD.
-net::awaitable<send_outcome> send_response(connection& conn,
-                                           response_plan const& plan,
-                                           response_head& head,
-                                           body_span span,
-                                           bool head_only,
-                                           limits const& lim,
-                                           std::string& head_buffer,
-                                           std::string& body_buffer)
+/// A response ready to send: its head is in the connection's head buffer, and this says where
+/// the body is. Small on purpose: it is all a session keeps of a response across the write.
+struct outgoing
+{
+    unsigned status{0};
+    std::chrono::milliseconds delay{0}; ///< not prepared yet: wait this long, then prepare
+    bool keep_alive{false};
+    bool must_close{false}; ///< the request could not be trusted: close, after lingering
+    bool failed{false};     ///< the file could not be read: nothing can be sent
+    std::shared_ptr<std::string const> content; ///< a cached file's bytes
+    unique_fd file;                             ///< for sendfile; else the body is in memory
+    std::uint64_t offset{0};
+    std::uint64_t length{0};
+    bool body_in_buffer{false}; ///< the body is the connection's body buffer
+};
+
+/// Writes the head of `plan` into `head_buffer` and sets where the body comes from. Plain code,
+/// not a coroutine: the plan, the head fields and their storage never enter a session's frame.
+void prepare_body(response_plan& plan,
+                  response_head& head,
+                  body_span span,
+                  bool head_only,
+                  std::string& head_buffer,
+                  std::string& body_buffer,
+                  outgoing& out)
 {
     bool const has_file = plan.file.has_body();
     head.status = plan.status;
@@ -290,23 +287,45 @@ net::awaitable<send_outcome> send_response(connection& conn,
     }
     head_buffer.clear();
     append_response_head(head_buffer, head);
-
-    std::string_view body;
-    if (!head_only) {
-        if (!has_file) {
-            body = plan.built_in_body;
-        } else if (plan.file.content) {
-            body = std::string_view{*plan.file.content}.substr(span.offset, span.length);
-        } else if (span.length <= inline_body_max) {
-            if (!read_span(plan.file.fd.get(), span.offset, span.length, body_buffer))
-                co_return send_outcome{};
-            body = body_buffer;
-        } else {
-            co_return co_await send_with_sendfile(conn, head_buffer, plan.file.fd.get(),
-                                                  span.offset, span.length, lim.send_timeout);
-        }
+    out.status = plan.status;
+    out.keep_alive = head.keep_alive;
+    if (head_only)
+        return;
+    if (!has_file) {
+        body_buffer = std::move(plan.built_in_body);
+        out.body_in_buffer = true;
+    } else if (plan.file.content) {
+        out.content = std::move(plan.file.content);
+        out.offset = span.offset;
+        out.length = span.length;
+    } else if (span.length <= inline_body_max) {
+        out.failed = !read_span(plan.file.fd.get(), span.offset, span.length, body_buffer);
+        out.body_in_buffer = true;
+    } else {
+        out.file = std::move(plan.file.fd);
+        out.offset = span.offset;
+        out.length = span.length;
     }
-    conn.deadline = steady::now() + lim.send_timeout;
+}
+
+/// Writes the prepared response.
+net::awaitable<send_outcome> send_prepared(connection& conn,
+                                           outgoing const& out,
+                                           std::chrono::milliseconds send_timeout,
+                                           std::string const& head_buffer,
+                                           std::string const& body_buffer)
+{
+    if (out.failed)
+        co_return send_outcome{};
+    if (out.file)
+        co_return co_await send_with_sendfile(conn, head_buffer, out.file.get(), out.offset,
+                                              out.length, send_timeout);
+    std::string_view body;
+    if (out.content)
+        body = std::string_view{*out.content}.substr(out.offset, out.length);
+    else if (out.body_in_buffer)
+        body = body_buffer;
+    conn.deadline = steady::now() + send_timeout;
     std::array<net::const_buffer, 2> const buffers{net::buffer(head_buffer), net::buffer(body)};
     auto [ec, n] = co_await net::async_write(conn.socket, buffers, use_tuple);
     co_return send_outcome{!ec, n};
@@ -456,9 +475,72 @@ plan_response(router const& routes, http::request_header<> const& req, bool& mus
     return routes.route(request);
 }
 
-/// The request loop of one connection.
-net::awaitable<void> serve_connection(connection& conn, server_state& state)
+/// The error page for a request that could not be parsed or trusted; the connection closes.
+outgoing prepare_refusal(router const& routes,
+                         unsigned status,
+                         std::string& head_buffer,
+                         std::string& body_buffer)
 {
+    auto plan = routes.error(status);
+    response_head head;
+    head.keep_alive = false;
+    outgoing out;
+    body_span const span{0, plan.file.size};
+    prepare_body(plan, head, span, false, head_buffer, body_buffer, out);
+    return out;
+}
+
+/// How the connection stands when a request is answered.
+struct exchange_terms
+{
+    bool keep_alive{true};
+    bool client_is_http10{false};
+    bool delay_done{false}; ///< the route's delay has been waited already
+};
+
+/// Routes a parsed request and prepares its response: validators, preconditions, ranges. A
+/// route with a delay comes back unprepared, with `delay` set, unless the delay is done.
+outgoing prepare_answer(router const& routes,
+                        http::request_header<> const& req,
+                        exchange_terms terms,
+                        std::string& head_buffer,
+                        std::string& body_buffer)
+{
+    outgoing out;
+    auto plan = plan_response(routes, req, out.must_close);
+    if (plan.delay.count() > 0 && !terms.delay_done) {
+        // Wait without holding the file open: ten thousand sleeping requests must not cost
+        // ten thousand descriptors. The route is resolved again when the delay is over.
+        out.delay = plan.delay;
+        return out;
+    }
+    response_head head;
+    head.client_is_http10 = terms.client_is_http10;
+    head.keep_alive = terms.keep_alive && !out.must_close;
+    body_span span{0, plan.file.size};
+    representation_metadata metadata;
+    if (plan.is_resource)
+        apply_representation_rules(routes, req, plan, head, span, metadata);
+    prepare_body(plan, head, span, req.method() == http::verb::head, head_buffer, body_buffer, out);
+    return out;
+}
+
+} // namespace
+
+// GCC 12 inlines Asio's frame allocation (aligned_alloc) into this coroutine and then fails to
+// pair it with Asio's own operator delete: a false -Wmismatched-new-delete.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#endif
+
+/// The request loop of one connection: one coroutine frame, alive as long as the connection.
+net::awaitable<void>
+run_session(tcp::socket socket, std::shared_ptr<server_state> shared_state, std::size_t thread)
+{
+    auto& state = *shared_state;
+    connection conn{std::move(socket)};
+    connection_scope const scope{state, state.registry(thread), conn};
     auto site = state.current_site();
     auto generation = state.site_generation();
     std::string const peer = peer_of(conn.socket);
@@ -532,10 +614,8 @@ net::awaitable<void> serve_connection(connection& conn, server_state& state)
                 refusal = status_for_read_error(ec);
         }
 
-        response_head head;
+        outgoing out;
         if (refusal != 0) {
-            auto const plan = site->routes.error(refusal);
-            head.keep_alive = false;
             auto const& partial = parser.get();
             if (!parser.is_header_done()) {
                 rec.fallback_line = first_line_of(buffer);
@@ -544,61 +624,53 @@ net::awaitable<void> serve_connection(connection& conn, server_state& state)
                 rec.entry.target = partial.target();
                 rec.entry.version = partial.version();
             }
-            rec.entry.status = plan.status;
-            auto const sent = co_await send_response(conn, plan, head, {0, plan.file.size}, false,
-                                                     lim, head_buffer, body_buffer);
-            rec.entry.bytes = sent.bytes;
-            state.requests_served.fetch_add(1, std::memory_order_relaxed);
-            if (site->cfg.server.access_log)
-                log_exchange(rec, peer);
-            close_gently = true;
-            break;
+            out = prepare_refusal(site->routes, refusal, head_buffer, body_buffer);
+            out.must_close = true;
+        } else {
+            auto const& req = parser.get();
+            rec.entry.method = req.method_string();
+            rec.entry.target = req.target();
+            rec.entry.version = req.version();
+            exchange_terms terms;
+            terms.client_is_http10 = req.version() == 10;
+            terms.keep_alive = req.keep_alive() &&
+                               !state.draining.load(std::memory_order_relaxed) &&
+                               served + 1 < lim.max_requests_per_connection;
+            out = prepare_answer(site->routes, req.base(), terms, head_buffer, body_buffer);
+            if (out.delay.count() > 0) {
+                conn.deadline = steady::time_point::max();
+                if (buffer.size() == 0)
+                    buffer.shrink_to_fit(); // nor a read buffer: the next read allocates again
+                net::steady_timer delay{conn.socket.get_executor(), out.delay};
+                auto [delay_ec] = co_await delay.async_wait(use_tuple);
+                if (delay_ec || !conn.socket.is_open())
+                    break;
+                // A drain that began during the delay still gets this answer, but no further one.
+                if (state.draining.load(std::memory_order_relaxed))
+                    terms.keep_alive = false;
+                terms.delay_done = true;
+                out = prepare_answer(site->routes, req.base(), terms, head_buffer, body_buffer);
+            }
         }
 
-        auto const& req = parser.get();
-        rec.entry.method = req.method_string();
-        rec.entry.target = req.target();
-        rec.entry.version = req.version();
-        head.client_is_http10 = req.version() == 10;
-        head.keep_alive = req.keep_alive() && !state.draining.load(std::memory_order_relaxed) &&
-                          served + 1 < lim.max_requests_per_connection;
-
-        bool must_close = false;
-        auto plan = plan_response(site->routes, req.base(), must_close);
-        if (plan.delay.count() > 0) {
-            // Wait without holding the file open: ten thousand sleeping requests must not cost
-            // ten thousand descriptors. The route is resolved again when the delay is over.
-            auto const delay_length = plan.delay;
-            plan = response_plan{};
-            conn.deadline = steady::time_point::max();
-            net::steady_timer delay{conn.socket.get_executor(), delay_length};
-            auto [delay_ec] = co_await delay.async_wait(use_tuple);
-            if (delay_ec || !conn.socket.is_open())
-                break;
-            // A drain that began during the delay still gets this answer, but no further one.
-            if (state.draining.load(std::memory_order_relaxed))
-                head.keep_alive = false;
-            plan = plan_response(site->routes, req.base(), must_close);
-        }
-        if (must_close)
-            head.keep_alive = false;
-        body_span span{0, plan.file.size};
-        representation_metadata metadata;
-        if (plan.is_resource)
-            apply_representation_rules(site->routes, req.base(), plan, head, span, metadata);
-
-        rec.entry.status = plan.status;
+        rec.entry.status = out.status;
         auto const sent =
-            co_await send_response(conn, plan, head, span, req.method() == http::verb::head, lim,
-                                   head_buffer, body_buffer);
+            co_await send_prepared(conn, out, lim.send_timeout, head_buffer, body_buffer);
+        // Let go of the file now, not when the next request replaces it.
+        out.content.reset();
+        out.file.reset();
         rec.entry.bytes = sent.bytes;
         state.requests_served.fetch_add(1, std::memory_order_relaxed);
         if (site->cfg.server.access_log)
             log_exchange(rec, peer);
+        if (refusal != 0) {
+            close_gently = true;
+            break;
+        }
         if (!sent.ok)
             break;
-        if (!head.keep_alive) {
-            close_gently = must_close || buffer.size() > 0;
+        if (!out.keep_alive) {
+            close_gently = out.must_close || buffer.size() > 0;
             break;
         }
     }
@@ -614,14 +686,8 @@ net::awaitable<void> serve_connection(connection& conn, server_state& state)
     }
 }
 
-} // namespace
-
-net::awaitable<void>
-run_session(tcp::socket socket, std::shared_ptr<server_state> state, std::size_t thread)
-{
-    connection conn{std::move(socket)};
-    connection_scope const scope{*state, state->registry(thread), conn};
-    co_await (serve_connection(conn, *state) || watch_deadline(conn));
-}
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 
 } // namespace hello_async
