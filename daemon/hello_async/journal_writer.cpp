@@ -1,6 +1,8 @@
 #include "hello_async/journal_writer.hpp"
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
 
 #include <algorithm>
 #include <array>
@@ -52,6 +54,8 @@ journal_writer::journal_writer(net::io_context& ioc,
     , socket_path_{std::move(socket_path)}
     , dropped_{dropped}
     , socket_{ioc}
+    , room_signal_{ioc, std::chrono::steady_clock::time_point::max()}
+    , stall_check_{ioc}
 {
     connect();
 }
@@ -91,7 +95,7 @@ void journal_writer::submit(std::string_view entry)
         drop_queued(1);
     bytes_.append(entry);
     ends_.push_back(bytes_.size());
-    if (!send_scheduled_ && !waiting_for_room_) {
+    if (!send_scheduled_ && !waiting_for_socket_) {
         send_scheduled_ = true;
         net::post(ioc_, [this] {
             send_scheduled_ = false;
@@ -132,12 +136,13 @@ void journal_writer::send_pending()
                                     static_cast<unsigned>(count), MSG_NOSIGNAL);
         if (sent > 0) {
             first_ += static_cast<std::size_t>(sent);
+            last_progress_ = std::chrono::steady_clock::now();
             continue;
         }
         if (errno == EINTR)
             continue;
         if (errno == EAGAIN || errno == EWOULDBLOCK) {
-            wait_for_room();
+            wait_for_socket();
             break;
         }
         if (errno == EMSGSIZE || errno == ENOBUFS) {
@@ -148,6 +153,10 @@ void journal_writer::send_pending()
         boost::system::error_code ignored;
         socket_.close(ignored);
         drop_queued(queued());
+    }
+    if (queued() < congestion_entries / 4) {
+        stalled_ = false; // journald has caught up
+        room_signal_.cancel();
     }
     if (queued() == 0) {
         bytes_.clear();
@@ -163,15 +172,53 @@ void journal_writer::send_pending()
     }
 }
 
-void journal_writer::wait_for_room()
+void journal_writer::wait_for_socket()
 {
-    waiting_for_room_ = true;
+    waiting_for_socket_ = true;
     socket_.async_wait(net::posix::stream_descriptor::wait_write,
                        [this](boost::system::error_code ec) {
-                           waiting_for_room_ = false;
+                           waiting_for_socket_ = false;
                            if (!ec)
                                send_pending();
                        });
+}
+
+net::awaitable<void> journal_writer::wait_for_room()
+{
+    if (!stall_check_armed_) {
+        last_progress_ = std::chrono::steady_clock::now();
+        stall_check_armed_ = true;
+        stall_check_.expires_after(stall_limit);
+        stall_check_.async_wait([this](boost::system::error_code ec) {
+            stall_check_armed_ = false;
+            if (!ec)
+                check_stall();
+        });
+    }
+    // Never expires: cancelled, waking every waiter, when the queue has room or journald is
+    // declared stalled.
+    co_await room_signal_.async_wait(net::as_tuple(net::use_awaitable));
+}
+
+void journal_writer::check_stall()
+{
+    if (!congested()) {
+        room_signal_.cancel();
+        return;
+    }
+    auto const quiet = std::chrono::steady_clock::now() - last_progress_;
+    if (quiet >= stall_limit) {
+        stalled_ = true;
+        room_signal_.cancel();
+        return;
+    }
+    stall_check_armed_ = true;
+    stall_check_.expires_after(stall_limit - quiet);
+    stall_check_.async_wait([this](boost::system::error_code ec) {
+        stall_check_armed_ = false;
+        if (!ec)
+            check_stall();
+    });
 }
 
 void journal_writer::flush_before_exit(std::chrono::milliseconds patience)
@@ -186,7 +233,7 @@ void journal_writer::flush_before_exit(std::chrono::milliseconds patience)
         pollfd room{socket_.native_handle(), POLLOUT, 0};
         if (::poll(&room, 1, static_cast<int>(left.count())) <= 0)
             break;
-        waiting_for_room_ = false;
+        waiting_for_socket_ = false;
         send_pending();
     }
     drop_queued(queued());

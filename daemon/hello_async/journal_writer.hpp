@@ -1,7 +1,9 @@
 #pragma once
 
+#include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include <atomic>
 #include <chrono>
@@ -28,13 +30,20 @@ void append_journal_entry(std::string& out, std::initializer_list<journal_field>
 ///
 /// Entries are queued in the thread's own memory and sent when the thread has run everything
 /// that was ready: one sendmmsg carries the batch, one datagram per entry, so the cost of the
-/// system call is shared and no other thread is woken. The socket is non-blocking: while
-/// journald is slow its socket stays full, the queue waits for it to drain, and past
-/// `backlog_max` entries the oldest are dropped and counted, so the I/O thread never stalls.
+/// system call is shared and no other thread is woken. The socket is non-blocking.
+///
+/// While journald is slower than the requests, its socket stays full and the queue grows; past
+/// `congestion_entries` sessions wait (wait_for_room) before reading their next request, so
+/// the server goes at journald's pace and loses no entry, as nginx does writing its log file.
+/// But a journald that makes no progress for `stall_limit` (stopped, hung) must not stop the
+/// server: the writer is then `stalled`, nobody waits, and past `backlog_max` entries the
+/// oldest are dropped and counted, until journald has caught up again.
 class journal_writer
 {
   public:
     static constexpr std::size_t backlog_max = 4096;
+    static constexpr std::size_t congestion_entries = 1024;
+    static constexpr std::chrono::milliseconds stall_limit{1000};
 
     /// `socket_path` is journald's native socket; `dropped` counts lost entries.
     journal_writer(boost::asio::io_context& ioc,
@@ -47,13 +56,20 @@ class journal_writer
     /// Queues one entry (already in the native protocol) for the next batch.
     void submit(std::string_view entry);
 
+    /// True while requests should wait for journald (see the class comment).
+    [[nodiscard]] bool congested() const { return !stalled_ && queued() >= congestion_entries; }
+
+    /// Completes when the queue has room again, or journald is found stalled.
+    boost::asio::awaitable<void> wait_for_room();
+
     /// Sends what is queued, waiting up to `patience` for room: for the end of the thread.
     void flush_before_exit(std::chrono::milliseconds patience);
 
   private:
     void send_pending();
     void connect();
-    void wait_for_room();
+    void wait_for_socket();
+    void check_stall();
     void drop_queued(std::size_t count);
     [[nodiscard]] std::size_t queued() const { return ends_.size() - first_; }
 
@@ -67,7 +83,13 @@ class journal_writer
     std::vector<std::size_t> ends_; ///< where each queued entry ends in bytes_
     std::size_t first_{0};          ///< entries before this one are sent
     bool send_scheduled_{false};
-    bool waiting_for_room_{false};
+    bool waiting_for_socket_{false};
+    /// Sessions waiting for room wait on this; cancelling it wakes them all.
+    boost::asio::steady_timer room_signal_;
+    boost::asio::steady_timer stall_check_;
+    bool stall_check_armed_{false};
+    bool stalled_{false};
+    std::chrono::steady_clock::time_point last_progress_{};
     std::chrono::steady_clock::time_point next_connect_{};
 };
 

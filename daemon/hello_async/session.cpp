@@ -383,10 +383,15 @@ void apply_representation_rules(router const& routes,
 {
     auto const& file = plan.file;
     span = {0, file.size};
-    storage.etag = make_etag(file.inode, file.size, file.mtime, plan.content_coding);
-    storage.last_modified = format_http_date(file.mtime.tv_sec);
-    head.etag = storage.etag;
-    head.last_modified = storage.last_modified;
+    if (!file.cached_etag.empty() && plan.content_coding.empty()) {
+        head.etag = file.cached_etag;
+        head.last_modified = file.cached_last_modified;
+    } else {
+        storage.etag = make_etag(file.inode, file.size, file.mtime, plan.content_coding);
+        storage.last_modified = format_http_date(file.mtime.tv_sec);
+        head.etag = storage.etag;
+        head.last_modified = storage.last_modified;
+    }
     head.accept_ranges = true;
     head.content_encoding = plan.content_coding;
     head.vary_accept_encoding = plan.varies_by_encoding;
@@ -398,7 +403,7 @@ void apply_representation_rules(router const& routes,
                        field_of(req, http::field::if_none_match),
                        field_of(req, http::field::if_modified_since),
                        field_of(req, http::field::if_unmodified_since)};
-    switch (evaluate_preconditions(c, get_or_head, storage.etag, file.mtime.tv_sec)) {
+    switch (evaluate_preconditions(c, get_or_head, head.etag, file.mtime.tv_sec)) {
     case precondition::not_modified:
         plan.status = 304;
         return;
@@ -413,7 +418,7 @@ void apply_representation_rules(router const& routes,
     auto const range = field_of(req, http::field::range);
     if (!range || method != http::verb::get)
         return;
-    auto const wanted = evaluate_range(*range, field_of(req, http::field::if_range), storage.etag,
+    auto const wanted = evaluate_range(*range, field_of(req, http::field::if_range), head.etag,
                                        file.mtime.tv_sec, file.size);
     switch (wanted.result) {
     case range_request::outcome::full:
@@ -663,6 +668,8 @@ run_session(tcp::socket socket, std::shared_ptr<server_state> shared_state, std:
         state.requests_served.fetch_add(1, std::memory_order_relaxed);
         if (site->cfg.server.access_log)
             log_exchange(rec, peer);
+        while (access_log_congested())
+            co_await access_log_room(); // go at journald's pace rather than lose entries
         if (refusal != 0) {
             close_gently = true;
             break;

@@ -1,6 +1,10 @@
 #include "hello_async/static_files.hpp"
 
+#include "hello_async/conditional.hpp"
+#include "hello_async/http_date.hpp"
+
 #include <cerrno>
+#include <chrono>
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <string>
@@ -57,15 +61,27 @@ file_lookup finish(int fd)
 
 constexpr std::uint64_t cached_size_max = 64 * 1024;
 constexpr std::size_t cached_files_max = 512;
+/// How long a cached file's name is trusted to lead to the same file without a lookup.
+constexpr std::chrono::seconds name_recheck_period{1};
+
+/// What the cache shares with the responses it serves.
+struct cached_file
+{
+    std::string bytes;
+    std::string etag;
+    std::string last_modified;
+};
 
 struct cache_entry
 {
-    std::shared_ptr<std::string const> content;
+    std::shared_ptr<cached_file const> file;
+    unique_fd fd; ///< the file itself: fstat on it sees changes made in place
     dev_t device{0};
     ino_t inode{0};
     struct timespec mtime
     {
     };
+    std::chrono::steady_clock::time_point name_checked;
 };
 
 /// Touched only by its own I/O thread: no locks.
@@ -78,8 +94,36 @@ std::unordered_map<std::string, cache_entry>& thread_cache()
 bool unchanged(struct stat const& st, cache_entry const& entry)
 {
     return S_ISREG(st.st_mode) && st.st_dev == entry.device && st.st_ino == entry.inode &&
-           static_cast<std::uint64_t>(st.st_size) == entry.content->size() &&
+           static_cast<std::uint64_t>(st.st_size) == entry.file->bytes.size() &&
            st.st_mtim.tv_sec == entry.mtime.tv_sec && st.st_mtim.tv_nsec == entry.mtime.tv_nsec;
+}
+
+/// Whether the cached entry still stands for `name` below `dir_fd` (see open_beneath).
+bool still_valid(int dir_fd, char const* name, cache_entry& entry)
+{
+    struct stat st
+    {
+    };
+    if (::fstat(entry.fd.get(), &st) != 0 || !unchanged(st, entry))
+        return false;
+    auto const now = std::chrono::steady_clock::now();
+    if (now - entry.name_checked < name_recheck_period)
+        return true;
+    if (::fstatat(dir_fd, name, &st, 0) != 0 || !unchanged(st, entry))
+        return false;
+    entry.name_checked = now;
+    return true;
+}
+
+void share_cached(cache_entry const& entry, open_file& out)
+{
+    out.content = std::shared_ptr<std::string const>{entry.file, &entry.file->bytes};
+    out.cached_etag = entry.file->etag;
+    out.cached_last_modified = entry.file->last_modified;
+    out.size = entry.file->bytes.size();
+    out.device = entry.device;
+    out.inode = entry.inode;
+    out.mtime = entry.mtime;
 }
 
 /// `name` below `dir_fd` (AT_FDCWD for an absolute path) through the cache; `open_uncached`
@@ -87,23 +131,16 @@ bool unchanged(struct stat const& st, cache_entry const& entry)
 template <class OpenUncached>
 file_lookup open_cached(int dir_fd, std::string_view name, OpenUncached&& open_uncached)
 {
-    std::string key = std::to_string(dir_fd);
-    key.push_back('\0');
+    // One key buffer per thread: a hit costs no allocation.
+    thread_local std::string key;
+    key.assign(reinterpret_cast<char const*>(&dir_fd), sizeof dir_fd);
     key.append(name);
     auto& cache = thread_cache();
     if (auto const it = cache.find(key); it != cache.end()) {
-        struct stat st
-        {
-        };
-        if (::fstatat(dir_fd, key.c_str() + key.find('\0') + 1, &st, 0) == 0 &&
-            unchanged(st, it->second)) {
+        if (still_valid(dir_fd, key.c_str() + sizeof dir_fd, it->second)) {
             file_lookup out;
             out.result = file_lookup::outcome::found;
-            out.file.content = it->second.content;
-            out.file.size = it->second.content->size();
-            out.file.device = it->second.device;
-            out.file.inode = it->second.inode;
-            out.file.mtime = it->second.mtime;
+            share_cached(it->second, out.file);
             return out;
         }
         cache.erase(it);
@@ -111,16 +148,20 @@ file_lookup open_cached(int dir_fd, std::string_view name, OpenUncached&& open_u
     auto found = open_uncached();
     if (found.result != file_lookup::outcome::found || found.file.size > cached_size_max)
         return found;
-    auto content = std::make_shared<std::string>();
-    if (!read_whole(found.file.fd.get(), found.file.size, *content))
+    auto file = std::make_shared<cached_file>();
+    if (!read_whole(found.file.fd.get(), found.file.size, file->bytes))
         return found;
+    file->etag = make_etag(found.file.inode, found.file.size, found.file.mtime, {});
+    file->last_modified = format_http_date(found.file.mtime.tv_sec);
     if (cache.size() >= cached_files_max)
         cache.clear(); // a crude bound: a site with more small files than this rereads them
-    cache.insert_or_assign(std::move(key), cache_entry{content, found.file.device, found.file.inode,
-                                                       found.file.mtime});
-    found.file.content = std::move(content);
-    found.file.fd.reset();
-    return found;
+    cache_entry entry{std::move(file),  std::move(found.file.fd), found.file.device,
+                      found.file.inode, found.file.mtime,         std::chrono::steady_clock::now()};
+    file_lookup out;
+    out.result = file_lookup::outcome::found;
+    share_cached(entry, out.file);
+    cache.insert_or_assign(key, std::move(entry));
+    return out;
 }
 
 file_lookup open_beneath_uncached(int dir_fd, std::string const& name)

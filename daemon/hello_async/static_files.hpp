@@ -17,6 +17,9 @@ struct open_file
 {
     unique_fd fd;
     std::shared_ptr<std::string const> content; ///< set instead of fd for a cached small file
+    /// A cached file's validators, made once when it was read; views kept alive by `content`.
+    std::string_view cached_etag;
+    std::string_view cached_last_modified;
     std::uint64_t size{0};
     dev_t device{0};
     struct timespec mtime
@@ -44,9 +47,12 @@ struct file_lookup
 /// Opens `relative` below the directory `dir_fd` with openat2(RESOLVE_BENEATH): no "..", absolute
 /// symlink or symlink chain can reach a file outside that directory.
 ///
-/// Files up to 64 KiB come from a per-thread cache instead: one fstatat per request confirms
-/// the file is unchanged (device, inode, size, modification time); anything else is opened and
-/// read again. What the cache holds was always read through the safe open.
+/// Files up to 64 KiB come from a per-thread cache instead, with their validators. Each request
+/// checks the cached file's own descriptor (fstat: size, modification time), so a file changed
+/// in place is served changed at once; at most once a second the name is looked up again
+/// (fstatat: device, inode), so a file replaced by a rename or a symlink is noticed within a
+/// second, as with lighttpd's stat cache. Anything else is opened and read again. What the cache
+/// holds was always read through the safe open.
 [[nodiscard]] file_lookup open_beneath(int dir_fd, std::string_view relative);
 
 /// Opens a file the administrator named in the config (symlinks anywhere are trusted there).
