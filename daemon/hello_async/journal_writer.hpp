@@ -28,9 +28,10 @@ void append_journal_entry(std::string& out, std::initializer_list<journal_field>
 
 /// One I/O thread's connection to journald for request lines.
 ///
-/// Entries are queued in the thread's own memory and sent when the thread has run everything
-/// that was ready: one sendmmsg carries the batch, one datagram per entry, so the cost of the
-/// system call is shared and no other thread is woken. The socket is non-blocking.
+/// Entries are queued in the thread's own memory and sent a millisecond after the first of a
+/// batch, or as soon as a batch is full: one sendmmsg carries it, one datagram per entry, so
+/// the cost of the system call is shared, journald is woken once per batch and no other thread
+/// of ours is involved. The socket is non-blocking.
 ///
 /// While journald is slower than the requests, its socket stays full and the queue grows; past
 /// `congestion_entries` sessions wait (wait_for_room) before reading their next request, so
@@ -88,6 +89,8 @@ class journal_writer
     boost::asio::steady_timer room_signal_;
     boost::asio::steady_timer stall_check_;
     bool stall_check_armed_{false};
+    boost::asio::steady_timer batch_timer_;
+    bool batch_timer_armed_{false};
     bool stalled_{false};
     std::chrono::steady_clock::time_point last_progress_{};
     std::chrono::steady_clock::time_point next_connect_{};

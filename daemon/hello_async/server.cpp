@@ -69,6 +69,7 @@ net::awaitable<void> accept_loop(std::shared_ptr<tcp::acceptor> acceptor,
 {
     auto const executor = co_await net::this_coro::executor;
     net::steady_timer pause{executor};
+    tcp::endpoint remote;
     while (acceptor->is_open()) {
         auto const max_connections = state->current_site()->cfg.limits.max_connections;
         if (state->open_connections.load(std::memory_order_relaxed) >= max_connections) {
@@ -77,7 +78,8 @@ net::awaitable<void> accept_loop(std::shared_ptr<tcp::acceptor> acceptor,
             co_await pause.async_wait(use_tuple);
             continue;
         }
-        auto [ec, socket] = co_await acceptor->async_accept(use_tuple);
+        // The peer's address comes with the accept: no getpeername per connection.
+        auto [ec, socket] = co_await acceptor->async_accept(remote, use_tuple);
         if (!acceptor->is_open() || ec == net::error::operation_aborted)
             break;
         if (ec) {
@@ -102,7 +104,8 @@ net::awaitable<void> accept_loop(std::shared_ptr<tcp::acceptor> acceptor,
         // the client's delayed ACK of the first.
         socket.set_option(tcp::no_delay{true}, ignored);
         state->open_connections.fetch_add(1, std::memory_order_relaxed);
-        net::co_spawn(executor, run_session(std::move(socket), state, thread), log_session_failure);
+        net::co_spawn(executor, run_session(std::move(socket), remote, state, thread),
+                      log_session_failure);
     }
 }
 

@@ -107,12 +107,8 @@ std::string_view buffer_view(beast::flat_buffer const& buffer)
 }
 
 /// "127.0.0.1:5555" or "[::1]:5555"; IPv4 clients of a dual-stack socket appear as IPv4.
-std::string peer_of(tcp::socket const& socket)
+std::string peer_text(tcp::endpoint const& remote)
 {
-    beast::error_code ec;
-    auto const remote = socket.remote_endpoint(ec);
-    if (ec)
-        return {};
     auto address = remote.address();
     if (address.is_v6() && address.to_v6().is_v4_mapped())
         address = net::ip::make_address_v4(net::ip::v4_mapped, address.to_v6());
@@ -540,15 +536,17 @@ outgoing prepare_answer(router const& routes,
 #endif
 
 /// The request loop of one connection: one coroutine frame, alive as long as the connection.
-net::awaitable<void>
-run_session(tcp::socket socket, std::shared_ptr<server_state> shared_state, std::size_t thread)
+net::awaitable<void> run_session(tcp::socket socket,
+                                 tcp::endpoint remote,
+                                 std::shared_ptr<server_state> shared_state,
+                                 std::size_t thread)
 {
     auto& state = *shared_state;
     connection conn{std::move(socket)};
     connection_scope const scope{state, state.registry(thread), conn};
     auto site = state.current_site();
     auto generation = state.site_generation();
-    std::string const peer = peer_of(conn.socket);
+    std::string const peer = peer_text(remote);
     beast::flat_buffer buffer;
     std::string head_buffer;
     std::string body_buffer;

@@ -11,7 +11,9 @@ namespace hello_async {
 
 /// Serves one connection until the peer leaves, a limit or timeout is hit, or the server drains.
 /// `thread` names the I/O thread (and its connection registry) the socket belongs to.
+/// `remote` is the client's address, as accept returned it.
 boost::asio::awaitable<void> run_session(boost::asio::ip::tcp::socket socket,
+                                         boost::asio::ip::tcp::endpoint remote,
                                          std::shared_ptr<server_state> state,
                                          std::size_t thread);
 
