@@ -175,6 +175,28 @@ TEST_F(hostile, precompressed_siblings_follow_accept_encoding)
     EXPECT_NE(gz.header("etag"), plain.header("etag"));
 }
 
+TEST_F(hostile, responses_larger_than_the_socket_takes_at_once_arrive_whole)
+{
+    // Cached files, pipelined faster than they are read: the socket fills, and each response
+    // has to finish asynchronously after a partial write, in order and byte for byte.
+    std::string sixty(60 * 1024, 'y');
+    for (std::size_t i = 0; i < sixty.size(); i += 100)
+        sixty[i] = static_cast<char>('A' + (i / 100) % 26);
+    dir_.write("pub/sixty.bin", sixty);
+    http_client client{port_, "127.0.0.1", 10s};
+    // 400 requests: 12 MB of responses, more than loopback's socket buffers hold.
+    constexpr int requests = 400;
+    std::string burst;
+    for (int i = 0; i < requests; ++i)
+        burst += i % 2 == 0 ? request("GET", "/pub/sixty.bin") : request("GET", "/pub/page.txt");
+    client.send(burst);
+    for (int i = 0; i < requests; ++i) {
+        auto const response = client.read_response();
+        ASSERT_EQ(response.status, 200U) << "response " << i;
+        EXPECT_EQ(response.body, i % 2 == 0 ? sixty : "0123456789abcdefghij") << "response " << i;
+    }
+}
+
 TEST_F(hostile, a_file_changed_in_place_is_served_changed_at_once)
 {
     http_client client{port_};

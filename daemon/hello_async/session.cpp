@@ -21,6 +21,8 @@
 #include <array>
 #include <cerrno>
 #include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
 
 namespace hello_async {
 namespace {
@@ -126,8 +128,6 @@ struct exchange_record
 
 void log_exchange(exchange_record& rec, std::string const& peer)
 {
-    rec.entry.duration =
-        std::chrono::duration_cast<std::chrono::microseconds>(steady::now() - rec.started);
     rec.entry.peer = peer;
     rec.entry.raw_line = rec.fallback_line;
     log_access(rec.entry);
@@ -244,6 +244,20 @@ struct body_span
     std::uint64_t length{0};
 };
 
+/// Where responses are built: one per thread, since a response leaves them before its
+/// session next suspends (write_now), or is copied out when it cannot.
+struct response_scratch
+{
+    std::string head;
+    std::string body;
+};
+
+response_scratch& thread_scratch()
+{
+    thread_local response_scratch scratch;
+    return scratch;
+}
+
 /// A response ready to send: its head is in the connection's head buffer, and this says where
 /// the body is. Small on purpose: it is all a session keeps of a response across the write.
 struct outgoing
@@ -260,14 +274,14 @@ struct outgoing
     bool body_in_buffer{false}; ///< the body is the connection's body buffer
 };
 
-/// Writes the head of `plan` into `head_buffer` and sets where the body comes from. Plain code,
-/// not a coroutine: the plan, the head fields and their storage never enter a session's frame.
+/// Writes the head of `plan` into the scratch buffer and sets where the body comes from. Plain
+/// code, not a coroutine: the plan, the head fields and their storage never enter a session's
+/// frame.
 void prepare_body(response_plan& plan,
                   response_head& head,
                   body_span span,
                   bool head_only,
-                  std::string& head_buffer,
-                  std::string& body_buffer,
+                  response_scratch& scratch,
                   outgoing& out)
 {
     bool const has_file = plan.file.has_body();
@@ -281,21 +295,21 @@ void prepare_body(response_plan& plan,
         head.content_type = {};
         head_only = true;
     }
-    head_buffer.clear();
-    append_response_head(head_buffer, head);
+    scratch.head.clear();
+    append_response_head(scratch.head, head);
     out.status = plan.status;
     out.keep_alive = head.keep_alive;
     if (head_only)
         return;
     if (!has_file) {
-        body_buffer = std::move(plan.built_in_body);
+        scratch.body = std::move(plan.built_in_body);
         out.body_in_buffer = true;
     } else if (plan.file.content) {
         out.content = std::move(plan.file.content);
         out.offset = span.offset;
         out.length = span.length;
     } else if (span.length <= inline_body_max) {
-        out.failed = !read_span(plan.file.fd.get(), span.offset, span.length, body_buffer);
+        out.failed = !read_span(plan.file.fd.get(), span.offset, span.length, scratch.body);
         out.body_in_buffer = true;
     } else {
         out.file = std::move(plan.file.fd);
@@ -304,27 +318,68 @@ void prepare_body(response_plan& plan,
     }
 }
 
-/// Writes the prepared response.
-net::awaitable<send_outcome> send_prepared(connection& conn,
-                                           outgoing const& out,
-                                           std::chrono::milliseconds send_timeout,
-                                           std::string const& head_buffer,
-                                           std::string const& body_buffer)
+enum class write_progress
 {
+    done,
+    failed,
+    partial, ///< the rest is in `unsent` (and the file, for sendfile): finish_sending
+};
+
+/// Writes what the socket takes right now, without waiting. A small response almost always
+/// goes whole in this one sendmsg: no asynchronous operation, and nothing kept per connection.
+write_progress write_now(connection& conn,
+                         outgoing const& out,
+                         response_scratch const& scratch,
+                         std::string& unsent,
+                         std::uint64_t& written)
+{
+    written = 0;
     if (out.failed)
-        co_return send_outcome{};
-    if (out.file)
-        co_return co_await send_with_sendfile(conn, head_buffer, out.file.get(), out.offset,
-                                              out.length, send_timeout);
+        return write_progress::failed;
+    if (out.file) {
+        unsent = scratch.head; // sendfile's path writes the head itself
+        return write_progress::partial;
+    }
     std::string_view body;
     if (out.content)
         body = std::string_view{*out.content}.substr(out.offset, out.length);
     else if (out.body_in_buffer)
-        body = body_buffer;
+        body = scratch.body;
+    std::array<iovec, 2> parts{iovec{const_cast<char*>(scratch.head.data()), scratch.head.size()},
+                               iovec{const_cast<char*>(body.data()), body.size()}};
+    msghdr message{};
+    message.msg_iov = parts.data();
+    message.msg_iovlen = parts.size();
+    ssize_t sent = 0;
+    do {
+        sent = ::sendmsg(conn.socket.native_handle(), &message, MSG_DONTWAIT | MSG_NOSIGNAL);
+    } while (sent < 0 && errno == EINTR);
+    if (sent < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+        return write_progress::failed;
+    written = static_cast<std::uint64_t>(std::max<ssize_t>(sent, 0));
+    if (written == scratch.head.size() + body.size())
+        return write_progress::done;
+    std::string_view const head_left =
+        std::string_view{scratch.head}.substr(std::min<std::size_t>(written, scratch.head.size()));
+    std::size_t const body_done = written > scratch.head.size() ? written - scratch.head.size() : 0;
+    unsent.assign(head_left);
+    unsent.append(body.substr(body_done));
+    return write_progress::partial;
+}
+
+/// Writes what write_now left, waiting for the client within the send timeout.
+net::awaitable<send_outcome> finish_sending(connection& conn,
+                                            outgoing const& out,
+                                            std::string const& unsent,
+                                            std::uint64_t written,
+                                            std::chrono::milliseconds send_timeout)
+{
+    if (out.file)
+        co_return co_await send_with_sendfile(conn, unsent, out.file.get(), out.offset, out.length,
+                                              send_timeout);
     conn.deadline = steady::now() + send_timeout;
-    std::array<net::const_buffer, 2> const buffers{net::buffer(head_buffer), net::buffer(body)};
-    auto [ec, n] = co_await net::async_write(conn.socket, buffers, use_tuple);
-    co_return send_outcome{!ec, n};
+    auto [ec, n] = co_await net::async_write(conn.socket, net::buffer(unsent), use_tuple);
+    co_return send_outcome{!ec, written + n};
 }
 
 /// Reads and drops what the client still sends, briefly, then closes (see linger_time).
@@ -477,17 +532,14 @@ plan_response(router const& routes, http::request_header<> const& req, bool& mus
 }
 
 /// The error page for a request that could not be parsed or trusted; the connection closes.
-outgoing prepare_refusal(router const& routes,
-                         unsigned status,
-                         std::string& head_buffer,
-                         std::string& body_buffer)
+outgoing prepare_refusal(router const& routes, unsigned status, response_scratch& scratch)
 {
     auto plan = routes.error(status);
     response_head head;
     head.keep_alive = false;
     outgoing out;
     body_span const span{0, plan.file.size};
-    prepare_body(plan, head, span, false, head_buffer, body_buffer, out);
+    prepare_body(plan, head, span, false, scratch, out);
     return out;
 }
 
@@ -504,8 +556,7 @@ struct exchange_terms
 outgoing prepare_answer(router const& routes,
                         http::request_header<> const& req,
                         exchange_terms terms,
-                        std::string& head_buffer,
-                        std::string& body_buffer)
+                        response_scratch& scratch)
 {
     outgoing out;
     auto plan = plan_response(routes, req, out.must_close);
@@ -522,7 +573,7 @@ outgoing prepare_answer(router const& routes,
     representation_metadata metadata;
     if (plan.is_resource)
         apply_representation_rules(routes, req, plan, head, span, metadata);
-    prepare_body(plan, head, span, req.method() == http::verb::head, head_buffer, body_buffer, out);
+    prepare_body(plan, head, span, req.method() == http::verb::head, scratch, out);
     return out;
 }
 
@@ -548,8 +599,7 @@ net::awaitable<void> run_session(tcp::socket socket,
     auto generation = state.site_generation();
     std::string const peer = peer_text(remote);
     beast::flat_buffer buffer;
-    std::string head_buffer;
-    std::string body_buffer;
+    std::string unsent;        // what the socket did not take at once; empty almost always
     bool close_gently = false; // unread input may remain: linger before closing
 
     for (std::size_t served = 0;; ++served) {
@@ -627,7 +677,7 @@ net::awaitable<void> run_session(tcp::socket socket,
                 rec.entry.target = partial.target();
                 rec.entry.version = partial.version();
             }
-            out = prepare_refusal(site->routes, refusal, head_buffer, body_buffer);
+            out = prepare_refusal(site->routes, refusal, thread_scratch());
             out.must_close = true;
         } else {
             auto const& req = parser.get();
@@ -639,7 +689,7 @@ net::awaitable<void> run_session(tcp::socket socket,
             terms.keep_alive = req.keep_alive() &&
                                !state.draining.load(std::memory_order_relaxed) &&
                                served + 1 < lim.max_requests_per_connection;
-            out = prepare_answer(site->routes, req.base(), terms, head_buffer, body_buffer);
+            out = prepare_answer(site->routes, req.base(), terms, thread_scratch());
             if (out.delay.count() > 0) {
                 conn.deadline = steady::time_point::max();
                 if (buffer.size() == 0)
@@ -652,22 +702,37 @@ net::awaitable<void> run_session(tcp::socket socket,
                 if (state.draining.load(std::memory_order_relaxed))
                     terms.keep_alive = false;
                 terms.delay_done = true;
-                out = prepare_answer(site->routes, req.base(), terms, head_buffer, body_buffer);
+                out = prepare_answer(site->routes, req.base(), terms, thread_scratch());
             }
         }
 
         rec.entry.status = out.status;
-        auto const sent =
-            co_await send_prepared(conn, out, lim.send_timeout, head_buffer, body_buffer);
+        send_outcome sent;
+        switch (write_now(conn, out, thread_scratch(), unsent, sent.bytes)) {
+        case write_progress::done:
+            sent.ok = true;
+            break;
+        case write_progress::failed:
+            break;
+        case write_progress::partial:
+            sent = co_await finish_sending(conn, out, unsent, sent.bytes, lim.send_timeout);
+            unsent = std::string{};
+            break;
+        }
         // Let go of the file now, not when the next request replaces it.
         out.content.reset();
         out.file.reset();
         rec.entry.bytes = sent.bytes;
         state.requests_served.fetch_add(1, std::memory_order_relaxed);
-        if (site->cfg.server.access_log)
+        if (site->cfg.server.access_log) {
+            rec.entry.duration =
+                std::chrono::duration_cast<std::chrono::microseconds>(steady::now() - rec.started);
+            // Wait before adding to a congested queue: it stays bounded even when thousands of
+            // responses end at once, and the server goes at journald's pace, losing nothing.
+            while (access_log_congested())
+                co_await access_log_room();
             log_exchange(rec, peer);
-        while (access_log_congested())
-            co_await access_log_room(); // go at journald's pace rather than lose entries
+        }
         if (refusal != 0) {
             close_gently = true;
             break;
