@@ -1,8 +1,6 @@
 #include "hello_async/journal_writer.hpp"
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/use_awaitable.hpp>
 
 #include <algorithm>
 #include <array>
@@ -56,8 +54,6 @@ journal_writer::journal_writer(net::io_context& ioc,
     , socket_path_{std::move(socket_path)}
     , dropped_{dropped}
     , socket_{ioc}
-    , room_signal_{ioc, std::chrono::steady_clock::time_point::max()}
-    , stall_check_{ioc}
     , batch_timer_{ioc}
 {
     connect();
@@ -152,7 +148,6 @@ void journal_writer::send_pending()
                                     static_cast<unsigned>(count), MSG_NOSIGNAL);
         if (sent > 0) {
             first_ += static_cast<std::size_t>(sent);
-            last_progress_ = std::chrono::steady_clock::now();
             continue;
         }
         if (errno == EINTR)
@@ -169,10 +164,6 @@ void journal_writer::send_pending()
         boost::system::error_code ignored;
         socket_.close(ignored);
         drop_queued(queued());
-    }
-    if (queued() < congestion_entries / 4) {
-        stalled_ = false; // journald has caught up
-        room_signal_.cancel();
     }
     if (queued() == 0) {
         bytes_.clear();
@@ -197,44 +188,6 @@ void journal_writer::wait_for_socket()
                            if (!ec)
                                send_pending();
                        });
-}
-
-net::awaitable<void> journal_writer::wait_for_room()
-{
-    if (!stall_check_armed_) {
-        last_progress_ = std::chrono::steady_clock::now();
-        stall_check_armed_ = true;
-        stall_check_.expires_after(stall_limit);
-        stall_check_.async_wait([this](boost::system::error_code ec) {
-            stall_check_armed_ = false;
-            if (!ec)
-                check_stall();
-        });
-    }
-    // Never expires: cancelled, waking every waiter, when the queue has room or journald is
-    // declared stalled.
-    co_await room_signal_.async_wait(net::as_tuple(net::use_awaitable));
-}
-
-void journal_writer::check_stall()
-{
-    if (!congested()) {
-        room_signal_.cancel();
-        return;
-    }
-    auto const quiet = std::chrono::steady_clock::now() - last_progress_;
-    if (quiet >= stall_limit) {
-        stalled_ = true;
-        room_signal_.cancel();
-        return;
-    }
-    stall_check_armed_ = true;
-    stall_check_.expires_after(stall_limit - quiet);
-    stall_check_.async_wait([this](boost::system::error_code ec) {
-        stall_check_armed_ = false;
-        if (!ec)
-            check_stall();
-    });
 }
 
 void journal_writer::flush_before_exit(std::chrono::milliseconds patience)

@@ -1,6 +1,5 @@
 #pragma once
 
-#include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -33,18 +32,13 @@ void append_journal_entry(std::string& out, std::initializer_list<journal_field>
 /// the cost of the system call is shared, journald is woken once per batch and no other thread
 /// of ours is involved. The socket is non-blocking.
 ///
-/// While journald is slower than the requests, its socket stays full and the queue grows; past
-/// `congestion_entries` sessions wait (wait_for_room) before reading their next request, so
-/// the server goes at journald's pace and loses no entry, as nginx does writing its log file.
-/// But a journald that makes no progress for `stall_limit` (stopped, hung) must not stop the
-/// server: the writer is then `stalled`, nobody waits, and past `backlog_max` entries the
-/// oldest are dropped and counted, until journald has caught up again.
+/// A slow, rate-limiting or stopped journald never slows the server down. While
+/// journald's socket is full, up to `backlog_max` entries wait for room; past that the oldest
+/// is dropped for each new one, and drops are counted.
 class journal_writer
 {
   public:
     static constexpr std::size_t backlog_max = 4096;
-    static constexpr std::size_t congestion_entries = 1024;
-    static constexpr std::chrono::milliseconds stall_limit{1000};
 
     /// `socket_path` is journald's native socket; `dropped` counts lost entries.
     journal_writer(boost::asio::io_context& ioc,
@@ -57,12 +51,6 @@ class journal_writer
     /// Queues one entry (already in the native protocol) for the next batch.
     void submit(std::string_view entry);
 
-    /// True while requests should wait for journald (see the class comment).
-    [[nodiscard]] bool congested() const { return !stalled_ && queued() >= congestion_entries; }
-
-    /// Completes when the queue has room again, or journald is found stalled.
-    boost::asio::awaitable<void> wait_for_room();
-
     /// Sends what is queued, waiting up to `patience` for room: for the end of the thread.
     void flush_before_exit(std::chrono::milliseconds patience);
 
@@ -70,7 +58,6 @@ class journal_writer
     void send_pending();
     void connect();
     void wait_for_socket();
-    void check_stall();
     void drop_queued(std::size_t count);
     [[nodiscard]] std::size_t queued() const { return ends_.size() - first_; }
 
@@ -85,14 +72,8 @@ class journal_writer
     std::size_t first_{0};          ///< entries before this one are sent
     bool send_scheduled_{false};
     bool waiting_for_socket_{false};
-    /// Sessions waiting for room wait on this; cancelling it wakes them all.
-    boost::asio::steady_timer room_signal_;
-    boost::asio::steady_timer stall_check_;
-    bool stall_check_armed_{false};
     boost::asio::steady_timer batch_timer_;
     bool batch_timer_armed_{false};
-    bool stalled_{false};
-    std::chrono::steady_clock::time_point last_progress_{};
     std::chrono::steady_clock::time_point next_connect_{};
 };
 

@@ -177,17 +177,6 @@ void log_access(access_entry const& entry)
     this_thread_journal->submit(journal_entry);
 }
 
-bool access_log_congested()
-{
-    return this_thread_journal != nullptr && this_thread_journal->congested();
-}
-
-boost::asio::awaitable<void> access_log_room()
-{
-    if (this_thread_journal != nullptr)
-        co_await this_thread_journal->wait_for_room();
-}
-
 spdlog::logger& access_log()
 {
     if (!access_logger())

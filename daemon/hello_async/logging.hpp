@@ -3,7 +3,6 @@
 #include "hello_async/access_entry.hpp"
 #include "hello_async/config.hpp"
 
-#include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <spdlog/logger.h>
 
@@ -43,11 +42,6 @@ class thread_access_log
 
 /// Logs one answered request from an I/O thread.
 void log_access(access_entry const& entry);
-
-/// True while this thread's journal queue is congested: a session should then co_await
-/// access_log_room() before it reads another request (see journal_writer).
-[[nodiscard]] bool access_log_congested();
-boost::asio::awaitable<void> access_log_room();
 
 /// The request logger for lines outside thread_access_log; never null after init_logging().
 [[nodiscard]] spdlog::logger& access_log();

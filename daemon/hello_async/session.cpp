@@ -128,6 +128,8 @@ struct exchange_record
 
 void log_exchange(exchange_record& rec, std::string const& peer)
 {
+    rec.entry.duration =
+        std::chrono::duration_cast<std::chrono::microseconds>(steady::now() - rec.started);
     rec.entry.peer = peer;
     rec.entry.raw_line = rec.fallback_line;
     log_access(rec.entry);
@@ -724,15 +726,8 @@ net::awaitable<void> run_session(tcp::socket socket,
         out.file.reset();
         rec.entry.bytes = sent.bytes;
         state.requests_served.fetch_add(1, std::memory_order_relaxed);
-        if (site->cfg.server.access_log) {
-            rec.entry.duration =
-                std::chrono::duration_cast<std::chrono::microseconds>(steady::now() - rec.started);
-            // Wait before adding to a congested queue: it stays bounded even when thousands of
-            // responses end at once, and the server goes at journald's pace, losing nothing.
-            while (access_log_congested())
-                co_await access_log_room();
+        if (site->cfg.server.access_log)
             log_exchange(rec, peer);
-        }
         if (refusal != 0) {
             close_gently = true;
             break;
