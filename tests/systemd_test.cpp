@@ -270,6 +270,27 @@ TEST_F(hand_activation, sigterm_lets_sleeping_requests_finish)
     EXPECT_EQ(daemon_->wait_exit(), 0);
 }
 
+TEST_F(hand_activation, sleeping_requests_are_cut_off_when_the_grace_period_ends)
+{
+    start(test_config({}, "shutdown_grace = \"1s\"\n"));
+    ASSERT_FALSE(notify_->wait_for("READY=1").empty());
+    constexpr int clients = 5;
+    std::vector<std::unique_ptr<http_client>> connections;
+    for (int i = 0; i < clients; ++i) {
+        connections.push_back(std::make_unique<http_client>(port_));
+        ASSERT_EQ(connections.back()->get("/").status, 200U);
+        connections.back()->send(request("GET", "/sleep"));
+    }
+    auto const signalled = std::chrono::steady_clock::now();
+    daemon_->signal(SIGTERM);
+    // The delays (5 s) outlast the grace period (1 s): the daemon ends them and exits cleanly.
+    EXPECT_EQ(daemon_->wait_exit(), 0);
+    EXPECT_LT(std::chrono::steady_clock::now() - signalled, 4s);
+    for (auto& c : connections)
+        EXPECT_TRUE(c->peer_closed());
+    EXPECT_NE(daemon_->output().find("shutdown grace period over"), std::string::npos);
+}
+
 TEST_F(hand_activation, idle_keep_alive_connections_are_closed_on_sigterm)
 {
     start(test_config());

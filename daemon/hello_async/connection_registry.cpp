@@ -1,6 +1,9 @@
 #include "hello_async/connection_registry.hpp"
 
+#include <boost/asio/post.hpp>
+
 #include <algorithm>
+#include <vector>
 
 namespace hello_async {
 
@@ -41,6 +44,51 @@ void connection_registry::sweep()
     }
     if (!connections_.empty())
         arm(next);
+}
+
+void connection_registry::add_delay(steady::time_point when, delay_handler handler)
+{
+    bool const earliest = delayed_.empty() || when < delayed_.begin()->first;
+    delayed_.emplace(when, std::move(handler));
+    if (earliest)
+        arm_delays();
+}
+
+void connection_registry::arm_delays()
+{
+    if (delay_timer_ == nullptr || delayed_.empty())
+        return;
+    // Re-arming cancels the wait in flight; its handler sees operation_aborted and leaves.
+    delay_timer_->expires_at(delayed_.begin()->first);
+    delay_timer_->async_wait([this](boost::system::error_code ec) {
+        if (!ec)
+            wake_delayed();
+    });
+}
+
+void connection_registry::wake_delayed()
+{
+    auto const now = steady::now();
+    auto const due_end = delayed_.upper_bound(now);
+    std::vector<delay_handler> due;
+    for (auto it = delayed_.begin(); it != due_end; ++it)
+        due.push_back(std::move(it->second));
+    delayed_.erase(delayed_.begin(), due_end);
+    arm_delays();
+    // Posted, not called: a resumed session must not run inside this loop.
+    for (auto& handler : due) {
+        auto executor = delay_timer_->get_executor();
+        boost::asio::post(executor, [handler = std::move(handler)]() mutable {
+            std::move(handler)(boost::system::error_code{});
+        });
+    }
+}
+
+void connection_registry::abandon_delays()
+{
+    auto abandoned = std::move(delayed_);
+    delayed_.clear();
+    abandoned.clear(); // destroys the waiting sessions' frames
 }
 
 } // namespace hello_async

@@ -171,6 +171,7 @@ struct server::worker
     net::io_context ioc{1};
     /// Destroyed before ioc, whose destruction ends the sessions still in the registry.
     net::steady_timer deadline_sweep{ioc};
+    net::steady_timer delays{ioc};
     std::vector<std::shared_ptr<tcp::acceptor>> acceptors;
     std::shared_ptr<net::steady_timer> watchdog;
 };
@@ -241,7 +242,7 @@ server::server(std::shared_ptr<site const> initial, std::vector<unique_fd> liste
             acceptor->assign(protocol, copy);
             w->acceptors.push_back(std::move(acceptor));
         }
-        state_->registry(i).attach_timer(w->deadline_sweep);
+        state_->registry(i).attach_timers(w->deadline_sweep, w->delays);
         workers_.push_back(std::move(w));
     }
 }
@@ -288,12 +289,14 @@ int server::run()
     // READY=1 goes out before the I/O threads start, so it precedes any response.
     notify_ready(status_line());
 
-    for (auto& w : workers_) {
-        threads_.emplace_back([this, &w] {
+    for (std::size_t i = 0; i < workers_.size(); ++i) {
+        auto& w = workers_[i];
+        threads_.emplace_back([this, &w, i] {
             {
                 thread_access_log const access_log{w->ioc};
                 w->ioc.run();
             }
+            state_->registry(i).abandon_delays();
             net::post(control_, [this] {
                 ++finished_workers_;
                 finish_if_done();

@@ -596,7 +596,8 @@ net::awaitable<void> run_session(tcp::socket socket,
 {
     auto& state = *shared_state;
     connection conn{std::move(socket)};
-    connection_scope const scope{state, state.registry(thread), conn};
+    auto& registry = state.registry(thread);
+    connection_scope const scope{state, registry, conn};
     auto site = state.current_site();
     auto generation = state.site_generation();
     std::string const peer = peer_text(remote);
@@ -696,8 +697,8 @@ net::awaitable<void> run_session(tcp::socket socket,
                 conn.deadline = steady::time_point::max();
                 if (buffer.size() == 0)
                     buffer.shrink_to_fit(); // nor a read buffer: the next read allocates again
-                net::steady_timer delay{conn.socket.get_executor(), out.delay};
-                auto [delay_ec] = co_await delay.async_wait(use_tuple);
+                auto [delay_ec] =
+                    co_await registry.async_wait_until(steady::now() + out.delay, use_tuple);
                 if (delay_ec || !conn.socket.is_open())
                     break;
                 // A drain that began during the delay still gets this answer, but no further one.
