@@ -4,7 +4,6 @@
 #include "hello_async/journal_writer.hpp"
 
 #include <spdlog/async.h>
-#include <spdlog/sinks/base_sink.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/sinks/systemd_sink.h>
 #include <spdlog/spdlog.h>
@@ -14,7 +13,6 @@
 #include <charconv>
 #include <cstdio>
 #include <cstdlib>
-#include <mutex>
 #include <string>
 #include <sys/stat.h>
 
