@@ -176,6 +176,19 @@ class hand_activation : public ::testing::Test
         daemon_ = std::make_unique<daemon_process>(how);
     }
 
+    /// Connections that each had one exchange (so the daemon has accepted them) and then sent
+    /// GET /sleep, whose answer is 5 s away.
+    std::vector<std::unique_ptr<http_client>> sleeping_clients(int count)
+    {
+        std::vector<std::unique_ptr<http_client>> connections;
+        for (int i = 0; i < count; ++i) {
+            connections.push_back(std::make_unique<http_client>(port_));
+            EXPECT_EQ(connections.back()->get("/").status, 200U);
+            connections.back()->send(request("GET", "/sleep"));
+        }
+        return connections;
+    }
+
     temp_dir dir_;
     int listener_{-1};
     unsigned short port_{0};
@@ -251,13 +264,8 @@ TEST_F(hand_activation, sigterm_lets_sleeping_requests_finish)
     start(test_config());
     ASSERT_FALSE(notify_->wait_for("READY=1").empty());
     constexpr int clients = 20;
-    std::vector<std::unique_ptr<http_client>> connections;
-    for (int i = 0; i < clients; ++i) {
-        connections.push_back(std::make_unique<http_client>(port_));
-        // A first exchange proves the daemon accepted this connection before the signal.
-        ASSERT_EQ(connections.back()->get("/").status, 200U);
-        connections.back()->send(request("GET", "/sleep"));
-    }
+    auto connections = sleeping_clients(clients);
+    ASSERT_FALSE(HasFailure());
     daemon_->signal(SIGTERM);
     ASSERT_FALSE(notify_->wait_for("STOPPING=1").empty());
     int ok = 0;
@@ -274,13 +282,8 @@ TEST_F(hand_activation, sleeping_requests_are_cut_off_when_the_grace_period_ends
 {
     start(test_config({}, "shutdown_grace = \"1s\"\n"));
     ASSERT_FALSE(notify_->wait_for("READY=1").empty());
-    constexpr int clients = 5;
-    std::vector<std::unique_ptr<http_client>> connections;
-    for (int i = 0; i < clients; ++i) {
-        connections.push_back(std::make_unique<http_client>(port_));
-        ASSERT_EQ(connections.back()->get("/").status, 200U);
-        connections.back()->send(request("GET", "/sleep"));
-    }
+    auto connections = sleeping_clients(5);
+    ASSERT_FALSE(HasFailure());
     auto const signalled = std::chrono::steady_clock::now();
     daemon_->signal(SIGTERM);
     // The delays (5 s) outlast the grace period (1 s): the daemon ends them and exits cleanly.

@@ -76,8 +76,8 @@ void connection_registry::wake_delayed()
     delayed_.erase(delayed_.begin(), due_end);
     arm_delays();
     // Posted, not called: a resumed session must not run inside this loop.
+    auto const executor = delay_timer_->get_executor();
     for (auto& handler : due) {
-        auto executor = delay_timer_->get_executor();
         boost::asio::post(executor, [handler = std::move(handler)]() mutable {
             std::move(handler)(boost::system::error_code{});
         });

@@ -167,8 +167,14 @@ stop_servers() {
 
 # hello-async's last message counts the request log entries it could not deliver.
 log_losses() { # pid
-    journalctl -q --directory=/run/log/journal -o cat _PID="$1" 2>/dev/null |
-        sed -n 's/^stopped after \([0-9]*\) requests; \([0-9]*\) log entries dropped$/\2 of \1/p'
+    local found _
+    for _ in $(seq 1 100); do # journald may not have written the message yet
+        found=$(journalctl -q --directory=/run/log/journal -o cat _PID="$1" 2>/dev/null |
+            sed -n 's/^stopped after \([0-9]*\) requests; \([0-9]*\) log entries dropped$/\2 of \1/p')
+        [ -n "$found" ] && break
+        sleep 0.05
+    done
+    echo "$found"
 }
 
 # CPU ticks (utime + stime) of a process and its children's live threads.
@@ -261,7 +267,6 @@ for log in on off; do
     scenario $log pipelined / 50 "$top/tests/bench/pipeline.lua"
     scenario $log 1MiB /files/big.bin 8
     stop_servers
-    sleep 1 # journald writes the last message out
     losses[$log]=$(log_losses "${server_pid[hello-async]}")
 done
 
