@@ -179,6 +179,29 @@ TEST_F(journal, one_entry_per_request_with_fields)
     EXPECT_EQ(field(only_404[0], "HTTP_TARGET"), "/nope?x=1");
 }
 
+TEST_F(journal, a_burst_of_requests_lands_as_as_many_entries_in_order)
+{
+    start();
+    // Pipelined, so that many entries share each datagram to journald.
+    constexpr std::size_t total = 500;
+    std::string burst;
+    for (std::size_t i = 0; i < total; ++i)
+        burst += request("GET", "/?n=" + std::to_string(i));
+    http_client client{port_};
+    client.send(burst);
+    for (std::size_t i = 0; i < total; ++i)
+        ASSERT_EQ(client.read_response().status, 200U) << "response " << i;
+
+    auto const logged = request_entries(total);
+    ASSERT_EQ(logged.size(), total);
+    for (std::size_t i = 0; i < total; ++i) {
+        auto const target = "/?n=" + std::to_string(i);
+        ASSERT_EQ(field(logged[i], "HTTP_TARGET"), target) << "entry " << i;
+        ASSERT_EQ(field(logged[i], "MESSAGE").rfind("GET " + target + " HTTP/1.1 200 ", 0), 0U);
+        ASSERT_EQ(field(logged[i], "HTTP_STATUS"), "200");
+    }
+}
+
 TEST_F(journal, control_bytes_in_a_request_line_are_escaped)
 {
     start();

@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
+#include <vector>
 
 namespace hello_async {
 namespace {
@@ -43,7 +44,7 @@ class fake_journal
     /// The next datagram, or nothing when none is waiting.
     std::string receive()
     {
-        std::array<char, 4096> buffer{};
+        std::array<char, 2 * journal_writer::datagram_bytes> buffer{};
         auto const n = ::recv(fd_, buffer.data(), buffer.size(), MSG_DONTWAIT);
         return n > 0 ? std::string{buffer.data(), static_cast<std::size_t>(n)} : std::string{};
     }
@@ -62,18 +63,83 @@ TEST(journal_entry, plain_and_binary_fields)
     EXPECT_EQ(out, "MESSAGE=GET / HTTP/1.1 200\nNOTE\n" + binary_length + "two\nlines\n");
 }
 
-TEST(journal_writer, batches_reach_the_socket_in_order)
+/// The entries of one datagram: each ends with an empty line (test entries have no binary field).
+std::vector<std::string> entries_of(std::string const& datagram)
+{
+    std::vector<std::string> entries;
+    std::size_t begin = 0;
+    while (begin < datagram.size()) {
+        auto const end = datagram.find("\n\n", begin);
+        if (end == std::string::npos) {
+            ADD_FAILURE() << "an entry without its empty line: " << datagram.substr(begin);
+            break;
+        }
+        entries.push_back(datagram.substr(begin, end + 1 - begin));
+        begin = end + 2;
+    }
+    return entries;
+}
+
+/// Runs what is ready now; an io_context that ran out of work stays stopped until restarted.
+std::size_t poll_now(boost::asio::io_context& ioc)
+{
+    ioc.restart();
+    return ioc.poll();
+}
+
+std::string numbered_entry(std::size_t number, std::size_t padding = 0)
+{
+    return "MESSAGE=entry " + std::to_string(number) + "\nPAD=" + std::string(padding, 'x') + "\n";
+}
+
+/// The number in an entry made by numbered_entry.
+std::size_t number_of(std::string const& entry)
+{
+    return std::stoul(entry.substr(std::string_view{"MESSAGE=entry "}.size()));
+}
+
+TEST(journal_writer, a_batch_travels_as_one_datagram_of_entries_each_ended_by_an_empty_line)
 {
     fake_journal journal;
     boost::asio::io_context ioc;
     std::atomic<std::size_t> dropped{0};
     journal_writer writer{ioc, journal.path(), dropped};
-    for (int i = 0; i < 5; ++i)
+    for (int i = 0; i < 3; ++i)
         writer.submit("MESSAGE=entry " + std::to_string(i) + "\n");
     EXPECT_EQ(journal.receive(), ""); // nothing leaves before the loop runs
     ioc.run();
-    for (int i = 0; i < 5; ++i)
-        EXPECT_EQ(journal.receive(), "MESSAGE=entry " + std::to_string(i) + "\n");
+    EXPECT_EQ(journal.receive(), "MESSAGE=entry 0\n\nMESSAGE=entry 1\n\nMESSAGE=entry 2\n\n");
+    EXPECT_EQ(journal.receive(), "");
+    EXPECT_EQ(dropped, 0U);
+}
+
+TEST(journal_writer, large_batches_are_split_into_datagrams_in_order)
+{
+    fake_journal journal;
+    boost::asio::io_context ioc;
+    std::atomic<std::size_t> dropped{0};
+    journal_writer writer{ioc, journal.path(), dropped};
+    constexpr std::size_t total = 1000; // about 100 KiB: several datagrams
+    std::size_t received = 0;
+    std::size_t datagrams = 0;
+    auto drain = [&] {
+        for (auto datagram = journal.receive(); !datagram.empty(); datagram = journal.receive()) {
+            ++datagrams;
+            EXPECT_LE(datagram.size(), journal_writer::datagram_bytes);
+            for (auto const& entry : entries_of(datagram))
+                EXPECT_EQ(number_of(entry), received++);
+        }
+    };
+    for (std::size_t i = 0; i < total; ++i) {
+        writer.submit(numbered_entry(i, 80));
+        poll_now(ioc);
+        drain();
+    }
+    ioc.restart();
+    ioc.run();
+    drain();
+    EXPECT_EQ(received, total);
+    EXPECT_GE(datagrams, 4U);
     EXPECT_EQ(dropped, 0U);
 }
 
@@ -83,28 +149,40 @@ TEST(journal_writer, a_full_socket_queues_then_drops_the_oldest)
     boost::asio::io_context ioc;
     std::atomic<std::size_t> dropped{0};
     journal_writer writer{ioc, journal.path(), dropped};
-    // Nobody reads: the socket fills after a few datagrams (net.unix.max_dgram_qlen), the rest
+    // Nobody reads: the socket fills after its send buffer's worth, at most a few MiB, the rest
     // waits in the writer's queue, and past its bound the oldest are dropped.
-    std::size_t const total = journal_writer::backlog_max + 2000;
-    for (std::size_t i = 0; i < total; ++i)
-        writer.submit("MESSAGE=entry " + std::to_string(i) + "\n");
-    ioc.poll();
-    EXPECT_GE(dropped.load(), 2000U - 600U);
-    EXPECT_LE(dropped.load(), 2000U);
-    // Reading makes room: the waiting entries flow, newest last, and none is lost any more.
+    constexpr std::size_t padding = 1000;
+    std::size_t const total = journal_writer::backlog_max + 30000;
+    for (std::size_t i = 0; i < total; ++i) {
+        writer.submit(numbered_entry(i, padding));
+        poll_now(ioc);
+    }
+    EXPECT_GT(dropped.load(), 0U);
+    // Dropped entries hand their memory back: the queue never holds much more than its bound.
+    EXPECT_LE(writer.buffered_bytes(), 4 * journal_writer::backlog_max * (padding + 32));
+    // Reading makes room: the waiting entries flow, and none is lost any more.
     auto const dropped_before = dropped.load();
-    std::string last;
+    std::vector<std::size_t> received;
     for (int round = 0; round < 100000; ++round) {
         auto const datagram = journal.receive();
         if (datagram.empty()) {
-            if (ioc.poll() == 0 && journal.receive().empty())
+            if (poll_now(ioc) == 0 && journal.receive().empty())
                 break;
             continue;
         }
-        last = datagram;
+        for (auto const& entry : entries_of(datagram))
+            received.push_back(number_of(entry));
     }
-    EXPECT_EQ(last, "MESSAGE=entry " + std::to_string(total - 1) + "\n");
     EXPECT_EQ(dropped.load(), dropped_before);
+    EXPECT_EQ(received.size() + dropped.load(), total) << "every entry arrives or is counted";
+    // What arrives: the first entries, sent before the socket filled, then exactly the newest
+    // backlog_max, which waited in the queue while older ones made way.
+    ASSERT_GE(received.size(), journal_writer::backlog_max);
+    std::size_t const newest_from = received.size() - journal_writer::backlog_max;
+    for (std::size_t i = 0; i < newest_from; ++i)
+        EXPECT_EQ(received[i], i);
+    for (std::size_t i = 0; i < journal_writer::backlog_max; ++i)
+        ASSERT_EQ(received[newest_from + i], total - journal_writer::backlog_max + i);
 }
 
 TEST(journal_writer, no_journal_counts_every_entry_as_dropped)

@@ -3,7 +3,6 @@
 #include <boost/asio/post.hpp>
 
 #include <algorithm>
-#include <array>
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
@@ -17,8 +16,6 @@ namespace {
 
 namespace net = boost::asio;
 
-/// Datagrams per sendmmsg call; a full batch goes out at once.
-constexpr std::size_t batch_max = 64;
 /// How long the first entry of a batch waits for more.
 constexpr std::chrono::milliseconds batch_delay{1};
 /// After journald refused a connection, how long to drop entries before trying again.
@@ -55,6 +52,7 @@ journal_writer::journal_writer(net::io_context& ioc,
     , dropped_{dropped}
     , socket_{ioc}
     , batch_timer_{ioc}
+    , datagram_limit_{datagram_bytes}
 {
     connect();
 }
@@ -76,7 +74,7 @@ void journal_writer::connect()
         return;
     }
     std::memcpy(address.sun_path, socket_path_.data(), socket_path_.size());
-    // Large batches of small datagrams: let the kernel hold more than its default in flight.
+    // Batches in flight while journald catches up: more than the kernel's default allows.
     int const send_buffer = 1 << 20;
     ::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &send_buffer, sizeof send_buffer);
     if (::connect(fd, reinterpret_cast<sockaddr const*>(&address), sizeof address) != 0) {
@@ -90,13 +88,16 @@ void journal_writer::connect()
 
 void journal_writer::submit(std::string_view entry)
 {
-    if (queued() >= backlog_max)
+    if (queued() >= backlog_max) {
         drop_queued(1);
+        compact();
+    }
     bytes_.append(entry);
+    bytes_.push_back('\n'); // the empty line that ends an entry within a datagram
     ends_.push_back(bytes_.size());
     if (waiting_for_socket_)
         return; // the queue goes out when journald makes room
-    if (queued() >= batch_max) {
+    if (bytes_.size() - start_of(first_) >= datagram_limit_) {
         if (!send_scheduled_) {
             send_scheduled_ = true;
             net::post(ioc_, [this] {
@@ -123,6 +124,25 @@ void journal_writer::drop_queued(std::size_t count)
     dropped_.fetch_add(count, std::memory_order_relaxed);
 }
 
+void journal_writer::compact()
+{
+    if (queued() == 0) {
+        bytes_.clear();
+        ends_.clear();
+        first_ = 0;
+        return;
+    }
+    // Moving the rest to the front costs as much as what it frees, so only when that is half.
+    if (first_ < compact_after || first_ * 2 < ends_.size())
+        return;
+    std::size_t const consumed = ends_[first_ - 1];
+    bytes_.erase(0, consumed);
+    ends_.erase(ends_.begin(), ends_.begin() + static_cast<std::ptrdiff_t>(first_));
+    for (auto& end : ends_)
+        end -= consumed;
+    first_ = 0;
+}
+
 void journal_writer::send_pending()
 {
     while (queued() > 0) {
@@ -134,20 +154,15 @@ void journal_writer::send_pending()
                 break;
             }
         }
-        std::array<iovec, batch_max> iov{};
-        std::array<mmsghdr, batch_max> messages{};
-        std::size_t const count = std::min(queued(), batch_max);
-        for (std::size_t i = 0; i < count; ++i) {
-            std::size_t const index = first_ + i;
-            std::size_t const begin = index == 0 ? 0 : ends_[index - 1];
-            iov[i] = iovec{bytes_.data() + begin, ends_[index] - begin};
-            messages[i].msg_hdr.msg_iov = &iov[i];
-            messages[i].msg_hdr.msg_iovlen = 1;
-        }
-        int const sent = ::sendmmsg(socket_.native_handle(), messages.data(),
-                                    static_cast<unsigned>(count), MSG_NOSIGNAL);
-        if (sent > 0) {
-            first_ += static_cast<std::size_t>(sent);
+        std::size_t const begin = start_of(first_);
+        std::size_t past_last = first_ + 1; // at least one entry, however long
+        while (past_last < ends_.size() && ends_[past_last] - begin <= datagram_limit_)
+            ++past_last;
+        std::size_t const entries = past_last - first_;
+        auto const sent = ::send(socket_.native_handle(), bytes_.data() + begin,
+                                 ends_[past_last - 1] - begin, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (sent >= 0) {
+            first_ = past_last;
             continue;
         }
         if (errno == EINTR)
@@ -156,8 +171,13 @@ void journal_writer::send_pending()
             wait_for_socket();
             break;
         }
+        if (errno == EMSGSIZE && entries > 1) {
+            // The send buffer is smaller than a datagram here: send fewer entries at a time.
+            datagram_limit_ = std::max<std::size_t>(datagram_limit_ / 2, 1);
+            continue;
+        }
         if (errno == EMSGSIZE || errno == ENOBUFS) {
-            drop_queued(1); // this entry can never go; the ones after it may
+            drop_queued(entries); // these can never go; the ones after them may
             continue;
         }
         // journald went away (ECONNREFUSED, ENOTCONN, ...): reconnect later, lose the batch.
@@ -165,18 +185,7 @@ void journal_writer::send_pending()
         socket_.close(ignored);
         drop_queued(queued());
     }
-    if (queued() == 0) {
-        bytes_.clear();
-        ends_.clear();
-        first_ = 0;
-    } else if (first_ >= compact_after && first_ * 2 >= ends_.size()) {
-        std::size_t const consumed = ends_[first_ - 1];
-        bytes_.erase(0, consumed);
-        ends_.erase(ends_.begin(), ends_.begin() + static_cast<std::ptrdiff_t>(first_));
-        for (auto& end : ends_)
-            end -= consumed;
-        first_ = 0;
-    }
+    compact();
 }
 
 void journal_writer::wait_for_socket()
