@@ -1,7 +1,9 @@
 #include "hello_async/access_entry.hpp"
+#include "hello_async/logging.hpp"
 
 #include <gtest/gtest.h>
 
+#include <string>
 #include <syslog.h>
 
 namespace hello_async {
@@ -9,12 +11,19 @@ namespace {
 
 std::string format(access_entry const& entry)
 {
-    fmt::memory_buffer out;
+    std::string out;
     format_access_entry(out, entry);
-    return fmt::to_string(out);
+    return out;
 }
 
-TEST(access_entry, parsed_request_round_trips)
+std::string journal_entry(access_entry const& entry)
+{
+    std::string out;
+    append_access_journal_entry(out, entry, format(entry));
+    return out;
+}
+
+TEST(access_entry, parsed_request_line_and_journal_fields)
 {
     access_entry entry;
     entry.method = "GET";
@@ -26,17 +35,17 @@ TEST(access_entry, parsed_request_round_trips)
     entry.peer = "[::1]:50464";
     auto const line = format(entry);
     EXPECT_EQ(line, "GET /sleep?x=1 HTTP/1.1 200 320 5000.294ms [::1]:50464");
-
-    auto const fields = parse_access_line(line);
-    ASSERT_TRUE(fields);
-    EXPECT_EQ(fields->request_line, "GET /sleep?x=1 HTTP/1.1");
-    EXPECT_EQ(fields->method, "GET");
-    EXPECT_EQ(fields->target, "/sleep?x=1");
-    EXPECT_EQ(fields->version, "1.1");
-    EXPECT_EQ(fields->status, "200");
-    EXPECT_EQ(fields->bytes, "320");
-    EXPECT_EQ(fields->duration_usec, 5000294U);
-    EXPECT_EQ(fields->remote, "[::1]:50464");
+    EXPECT_EQ(journal_entry(entry),
+              "MESSAGE=GET /sleep?x=1 HTTP/1.1 200 320 5000.294ms [::1]:50464\n"
+              "SYSLOG_IDENTIFIER=hello-async\n"
+              "PRIORITY=6\n"
+              "HTTP_STATUS=200\n"
+              "HTTP_BYTES=320\n"
+              "DURATION_USEC=5000294\n"
+              "REMOTE_ADDR=[::1]:50464\n"
+              "HTTP_METHOD=GET\n"
+              "HTTP_TARGET=/sleep?x=1\n"
+              "HTTP_VERSION=1.1\n");
 }
 
 TEST(access_entry, short_durations_keep_their_digits)
@@ -50,7 +59,8 @@ TEST(access_entry, short_durations_keep_their_digits)
     entry.peer = "127.0.0.1:1";
     auto const line = format(entry);
     EXPECT_EQ(line, "HEAD / HTTP/1.0 404 0 0.007ms 127.0.0.1:1");
-    EXPECT_EQ(parse_access_line(line)->duration_usec, 7U);
+    EXPECT_NE(journal_entry(entry).find("\nDURATION_USEC=7\n"), std::string::npos);
+    EXPECT_NE(journal_entry(entry).find("\nHTTP_VERSION=1.0\n"), std::string::npos);
 }
 
 TEST(access_entry, unparsed_request_is_quoted_and_escaped)
@@ -62,11 +72,14 @@ TEST(access_entry, unparsed_request_is_quoted_and_escaped)
     entry.peer = "127.0.0.1:2";
     auto const line = format(entry);
     EXPECT_EQ(line, "\"not http\\x01 at all\" 400 10 0.000ms 127.0.0.1:2");
-    auto const fields = parse_access_line(line);
-    ASSERT_TRUE(fields);
-    EXPECT_EQ(fields->request_line, "\"not http\\x01 at all\"");
-    EXPECT_TRUE(fields->method.empty());
-    EXPECT_EQ(fields->status, "400");
+    EXPECT_EQ(journal_entry(entry), "MESSAGE=\"not http\\x01 at all\" 400 10 0.000ms 127.0.0.1:2\n"
+                                    "SYSLOG_IDENTIFIER=hello-async\n"
+                                    "PRIORITY=5\n"
+                                    "HTTP_STATUS=400\n"
+                                    "HTTP_BYTES=10\n"
+                                    "DURATION_USEC=0\n"
+                                    "REMOTE_ADDR=127.0.0.1:2\n")
+        << "no method, target or version fields for a line that was not parsed";
 }
 
 TEST(access_entry, control_bytes_in_the_target_are_escaped)
@@ -76,13 +89,18 @@ TEST(access_entry, control_bytes_in_the_target_are_escaped)
     entry.target = "/\x1b[2J";
     entry.status = 404;
     EXPECT_EQ(format(entry).rfind("GET /\\x1B[2J HTTP/1.1 404 ", 0), 0U);
+    EXPECT_NE(journal_entry(entry).find("\nHTTP_TARGET=/\\x1B[2J\n"), std::string::npos);
+    EXPECT_EQ(journal_entry(entry).find('\x1b'), std::string::npos);
 }
 
-TEST(access_entry, other_text_is_not_an_access_line)
+TEST(access_entry, a_missing_peer_is_a_dash)
 {
-    EXPECT_FALSE(parse_access_line("listening on [::]:7878; 2 I/O threads"));
-    EXPECT_FALSE(parse_access_line(""));
-    EXPECT_FALSE(parse_access_line("GET / HTTP/1.1 200 x 1.0ms peer"));
+    access_entry entry;
+    entry.method = "GET";
+    entry.target = "/";
+    entry.status = 200;
+    entry.duration = std::chrono::microseconds{1234567};
+    EXPECT_EQ(format(entry), "GET / HTTP/1.1 200 0 1234.567ms -");
 }
 
 TEST(access_entry, priority_by_status_class)

@@ -8,6 +8,7 @@
 #include <spdlog/sinks/systemd_sink.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <charconv>
@@ -43,44 +44,6 @@ std::atomic<bool> journal_access{false};
 
 thread_local journal_writer* this_thread_journal = nullptr;
 
-/// One request line as a journal entry, with the request's parts as fields of their own so that
-/// `journalctl HTTP_STATUS=404` finds them.
-void append_access_entry(std::string& out, std::string_view line)
-{
-    auto const fields = parse_access_line(line);
-    unsigned status = 0;
-    if (fields)
-        std::from_chars(fields->status.data(), fields->status.data() + fields->status.size(),
-                        status);
-    std::array<char, 4> priority{};
-    auto const priority_end = std::to_chars(priority.data(), priority.data() + priority.size(),
-                                            syslog_priority_for_status(status))
-                                  .ptr;
-    std::string_view const priority_text{priority.data(),
-                                         static_cast<std::size_t>(priority_end - priority.data())};
-    if (!fields) {
-        append_journal_entry(
-            out,
-            {{"MESSAGE", line}, {"SYSLOG_IDENTIFIER", identifier}, {"PRIORITY", priority_text}});
-        return;
-    }
-    std::array<char, 24> usec{};
-    auto const usec_end =
-        std::to_chars(usec.data(), usec.data() + usec.size(), fields->duration_usec).ptr;
-    std::string_view const usec_text{usec.data(), static_cast<std::size_t>(usec_end - usec.data())};
-    append_journal_entry(out, {{"MESSAGE", line},
-                               {"SYSLOG_IDENTIFIER", identifier},
-                               {"PRIORITY", priority_text},
-                               {"HTTP_STATUS", fields->status},
-                               {"HTTP_BYTES", fields->bytes},
-                               {"DURATION_USEC", usec_text},
-                               {"REMOTE_ADDR", fields->remote}});
-    if (!fields->method.empty())
-        append_journal_entry(out, {{"HTTP_METHOD", fields->method},
-                                   {"HTTP_TARGET", fields->target},
-                                   {"HTTP_VERSION", fields->version}});
-}
-
 bool use_journal(log_target target)
 {
     switch (target) {
@@ -111,6 +74,43 @@ bool stderr_is_journal()
     if (::fstat(2, &st) != 0)
         return false;
     return st.st_dev == dev && st.st_ino == ino;
+}
+
+void append_access_journal_entry(std::string& out, access_entry const& entry, std::string_view line)
+{
+    struct number_text
+    {
+        std::array<char, 20> digits{};
+        std::string_view text;
+        explicit number_text(std::uint64_t value)
+        {
+            auto const end = std::to_chars(digits.data(), digits.data() + digits.size(), value).ptr;
+            text = {digits.data(), static_cast<std::size_t>(end - digits.data())};
+        }
+    };
+    number_text const priority{
+        static_cast<std::uint64_t>(syslog_priority_for_status(entry.status))};
+    number_text const status{entry.status};
+    number_text const bytes{entry.bytes};
+    number_text const usec{
+        static_cast<std::uint64_t>(std::max<std::int64_t>(entry.duration.count(), 0))};
+    append_journal_entry(
+        out, {{"MESSAGE", line},
+              {"SYSLOG_IDENTIFIER", identifier},
+              {"PRIORITY", priority.text},
+              {"HTTP_STATUS", status.text},
+              {"HTTP_BYTES", bytes.text},
+              {"DURATION_USEC", usec.text},
+              {"REMOTE_ADDR", entry.peer.empty() ? std::string_view{"-"} : entry.peer}});
+    if (entry.method.empty())
+        return; // no request line to take apart: MESSAGE shows what came instead
+    std::string method_storage;
+    std::string target_storage;
+    std::array<char, 3> const version{static_cast<char>('0' + entry.version / 10 % 10), '.',
+                                      static_cast<char>('0' + entry.version % 10)};
+    append_journal_entry(out, {{"HTTP_METHOD", loggable(entry.method, method_storage)},
+                               {"HTTP_TARGET", loggable(entry.target, target_storage)},
+                               {"HTTP_VERSION", {version.data(), version.size()}}});
 }
 
 void init_logging(log_target target)
@@ -161,17 +161,16 @@ thread_access_log::~thread_access_log()
 void log_access(access_entry const& entry)
 {
     // One buffer each per thread, not per connection or request.
-    thread_local fmt::memory_buffer line;
+    thread_local std::string line;
     thread_local std::string journal_entry;
     line.clear();
     format_access_entry(line, entry);
-    std::string_view const text{line.data(), line.size()};
     if (this_thread_journal == nullptr) {
-        access_log().info(text);
+        access_log().info(std::string_view{line});
         return;
     }
     journal_entry.clear();
-    append_access_entry(journal_entry, text);
+    append_access_journal_entry(journal_entry, entry, line);
     this_thread_journal->submit(journal_entry);
 }
 

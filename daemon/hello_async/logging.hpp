@@ -7,6 +7,8 @@
 #include <spdlog/logger.h>
 
 #include <memory>
+#include <string>
+#include <string_view>
 
 namespace hello_async {
 
@@ -42,6 +44,13 @@ class thread_access_log
 
 /// Logs one answered request from an I/O thread.
 void log_access(access_entry const& entry);
+
+/// Appends `entry` as one journal entry in the native protocol: MESSAGE is `line` (as
+/// format_access_entry made it), then SYSLOG_IDENTIFIER, PRIORITY by status class, and the
+/// request's parts as fields of their own so that `journalctl HTTP_STATUS=404` finds them.
+void append_access_journal_entry(std::string& out,
+                                 access_entry const& entry,
+                                 std::string_view line);
 
 /// The request logger for lines outside thread_access_log; never null after init_logging().
 [[nodiscard]] spdlog::logger& access_log();
