@@ -177,7 +177,7 @@ void journal_writer::send_pending()
             continue;
         }
         if (errno == EMSGSIZE || errno == ENOBUFS) {
-            drop_queued(entries); // these can never go; the ones after them may
+            drop_queued(entries); // too large for any datagram, or no kernel memory: lost
             continue;
         }
         // journald went away (ECONNREFUSED, ENOTCONN, ...): reconnect later, lose the batch.
