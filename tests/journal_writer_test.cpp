@@ -98,12 +98,19 @@ std::size_t number_of(std::string const& entry)
     return std::stoul(entry.substr(std::string_view{"MESSAGE=entry "}.size()));
 }
 
-TEST(journal_writer, a_batch_travels_as_one_datagram_of_entries_each_ended_by_an_empty_line)
+/// A writer connected to a fake journal, on an io_context the test runs by hand.
+class writer_to_fake_journal : public ::testing::Test
 {
+  protected:
     fake_journal journal;
     boost::asio::io_context ioc;
     std::atomic<std::size_t> dropped{0};
     journal_writer writer{ioc, journal.path(), dropped};
+};
+
+TEST_F(writer_to_fake_journal,
+       a_batch_travels_as_one_datagram_of_entries_each_ended_by_an_empty_line)
+{
     for (int i = 0; i < 3; ++i)
         writer.submit("MESSAGE=entry " + std::to_string(i) + "\n");
     EXPECT_EQ(journal.receive(), ""); // nothing leaves before the loop runs
@@ -113,12 +120,8 @@ TEST(journal_writer, a_batch_travels_as_one_datagram_of_entries_each_ended_by_an
     EXPECT_EQ(dropped, 0U);
 }
 
-TEST(journal_writer, large_batches_are_split_into_datagrams_in_order)
+TEST_F(writer_to_fake_journal, large_batches_are_split_into_datagrams_in_order)
 {
-    fake_journal journal;
-    boost::asio::io_context ioc;
-    std::atomic<std::size_t> dropped{0};
-    journal_writer writer{ioc, journal.path(), dropped};
     constexpr std::size_t total = 1000; // about 100 KiB: several datagrams
     std::size_t received = 0;
     std::size_t datagrams = 0;
@@ -143,12 +146,8 @@ TEST(journal_writer, large_batches_are_split_into_datagrams_in_order)
     EXPECT_EQ(dropped, 0U);
 }
 
-TEST(journal_writer, a_full_socket_queues_then_drops_the_oldest)
+TEST_F(writer_to_fake_journal, a_full_socket_queues_then_drops_the_oldest)
 {
-    fake_journal journal;
-    boost::asio::io_context ioc;
-    std::atomic<std::size_t> dropped{0};
-    journal_writer writer{ioc, journal.path(), dropped};
     // Nobody reads: the socket fills after its send buffer's worth, at most a few MiB, the rest
     // waits in the writer's queue, and past its bound the oldest are dropped.
     constexpr std::size_t padding = 1000;
