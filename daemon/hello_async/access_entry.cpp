@@ -1,10 +1,9 @@
 #include "hello_async/access_entry.hpp"
 
+#include "hello_async/decimal.hpp"
 #include "hello_async/request_path.hpp"
 
 #include <algorithm>
-#include <array>
-#include <charconv>
 #include <syslog.h>
 
 namespace hello_async {
@@ -16,13 +15,6 @@ bool printable(char c)
     return u >= 0x20 && u < 0x7f && c != '\\';
 }
 
-void append_number(std::string& out, std::uint64_t value)
-{
-    std::array<char, 20> digits{};
-    auto const end = std::to_chars(digits.data(), digits.data() + digits.size(), value).ptr;
-    out.append(digits.data(), end);
-}
-
 void append_for_log(std::string& out, std::string_view text)
 {
     std::string storage;
@@ -30,6 +22,16 @@ void append_for_log(std::string& out, std::string_view text)
 }
 
 } // namespace
+
+std::uint64_t duration_usec(access_entry const& entry)
+{
+    return static_cast<std::uint64_t>(std::max<std::int64_t>(entry.duration.count(), 0));
+}
+
+std::array<char, 3> version_text(unsigned version)
+{
+    return {static_cast<char>('0' + version / 10 % 10), '.', static_cast<char>('0' + version % 10)};
+}
 
 std::string_view loggable(std::string_view text, std::string& storage)
 {
@@ -50,17 +52,16 @@ void format_access_entry(std::string& out, access_entry const& entry)
         out.push_back(' ');
         append_for_log(out, entry.target);
         out.append(" HTTP/");
-        out.push_back(static_cast<char>('0' + entry.version / 10 % 10));
-        out.push_back('.');
-        out.push_back(static_cast<char>('0' + entry.version % 10));
+        auto const version = version_text(entry.version);
+        out.append(version.data(), version.size());
     }
     out.push_back(' ');
-    append_number(out, entry.status);
+    out.append(decimal{entry.status}.text());
     out.push_back(' ');
-    append_number(out, entry.bytes);
+    out.append(decimal{entry.bytes}.text());
     out.push_back(' ');
-    auto const usec = static_cast<std::uint64_t>(std::max<std::int64_t>(entry.duration.count(), 0));
-    append_number(out, usec / 1000);
+    auto const usec = duration_usec(entry);
+    out.append(decimal{usec / 1000}.text());
     auto const fraction = usec % 1000;
     out.push_back('.');
     out.push_back(static_cast<char>('0' + fraction / 100));

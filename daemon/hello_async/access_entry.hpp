@@ -1,5 +1,6 @@
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <string>
@@ -23,6 +24,12 @@ struct access_entry
 /// Appends "GET /sleep HTTP/1.1 200 320 5000.294ms 127.0.0.1:50464" to `out`: the request line
 /// (control bytes escaped; an unparsed line in quotes), then status, bytes, duration and client.
 void format_access_entry(std::string& out, access_entry const& entry);
+
+/// The request's duration in whole microseconds (never negative, whatever the clock did).
+[[nodiscard]] std::uint64_t duration_usec(access_entry const& entry);
+
+/// "1.1" for HTTP version 11.
+[[nodiscard]] std::array<char, 3> version_text(unsigned version);
 
 /// `text` as the log shows it: itself when it is printable ASCII without a backslash (almost
 /// always), otherwise escaped (see escape_for_log) into `storage`.

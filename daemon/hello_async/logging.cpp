@@ -1,6 +1,7 @@
 #include "hello_async/logging.hpp"
 
 #include "hello_async/access_entry.hpp"
+#include "hello_async/decimal.hpp"
 #include "hello_async/journal_writer.hpp"
 
 #include <spdlog/async.h>
@@ -8,10 +9,7 @@
 #include <spdlog/sinks/systemd_sink.h>
 #include <spdlog/spdlog.h>
 
-#include <algorithm>
-#include <array>
 #include <atomic>
-#include <charconv>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -78,36 +76,23 @@ bool stderr_is_journal()
 
 void append_access_journal_entry(std::string& out, access_entry const& entry, std::string_view line)
 {
-    struct number_text
-    {
-        std::array<char, 20> digits{};
-        std::string_view text;
-        explicit number_text(std::uint64_t value)
-        {
-            auto const end = std::to_chars(digits.data(), digits.data() + digits.size(), value).ptr;
-            text = {digits.data(), static_cast<std::size_t>(end - digits.data())};
-        }
-    };
-    number_text const priority{
-        static_cast<std::uint64_t>(syslog_priority_for_status(entry.status))};
-    number_text const status{entry.status};
-    number_text const bytes{entry.bytes};
-    number_text const usec{
-        static_cast<std::uint64_t>(std::max<std::int64_t>(entry.duration.count(), 0))};
+    decimal const priority{static_cast<std::uint64_t>(syslog_priority_for_status(entry.status))};
+    decimal const status{entry.status};
+    decimal const bytes{entry.bytes};
+    decimal const usec{duration_usec(entry)};
     append_journal_entry(
         out, {{"MESSAGE", line},
               {"SYSLOG_IDENTIFIER", identifier},
-              {"PRIORITY", priority.text},
-              {"HTTP_STATUS", status.text},
-              {"HTTP_BYTES", bytes.text},
-              {"DURATION_USEC", usec.text},
+              {"PRIORITY", priority.text()},
+              {"HTTP_STATUS", status.text()},
+              {"HTTP_BYTES", bytes.text()},
+              {"DURATION_USEC", usec.text()},
               {"REMOTE_ADDR", entry.peer.empty() ? std::string_view{"-"} : entry.peer}});
     if (entry.method.empty())
         return; // no request line to take apart: MESSAGE shows what came instead
     std::string method_storage;
     std::string target_storage;
-    std::array<char, 3> const version{static_cast<char>('0' + entry.version / 10 % 10), '.',
-                                      static_cast<char>('0' + entry.version % 10)};
+    auto const version = version_text(entry.version);
     append_journal_entry(out, {{"HTTP_METHOD", loggable(entry.method, method_storage)},
                                {"HTTP_TARGET", loggable(entry.target, target_storage)},
                                {"HTTP_VERSION", {version.data(), version.size()}}});

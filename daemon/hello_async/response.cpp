@@ -1,11 +1,10 @@
 #include "hello_async/response.hpp"
 
+#include "hello_async/decimal.hpp"
 #include "hello_async/http_date.hpp"
 
 #include <boost/beast/http/status.hpp>
 
-#include <array>
-#include <charconv>
 #include <ostream>
 #include <tuple>
 
@@ -19,14 +18,8 @@ std::string_view server_token()
 void append_response_head(std::string& out, response_head const& head)
 {
     namespace http = boost::beast::http;
-    std::array<char, 24> digits{};
-    auto append_number = [&](auto value) {
-        auto const result = std::to_chars(digits.data(), digits.data() + digits.size(), value);
-        out.append(digits.data(), result.ptr);
-    };
-
     out += "HTTP/1.1 ";
-    append_number(head.status);
+    out += decimal{head.status}.text();
     out += ' ';
     auto const reason = http::obsolete_reason(static_cast<http::status>(head.status));
     out.append(reason.data(), reason.size());
@@ -40,7 +33,7 @@ void append_response_head(std::string& out, response_head const& head)
     }
     if (!head.omit_content_length) {
         out += "\r\nContent-Length: ";
-        append_number(head.content_length);
+        out += decimal{head.content_length}.text();
     }
     if (!head.allow.empty()) {
         out += "\r\nAllow: ";
