@@ -55,6 +55,17 @@ TEST_F(http_daemon, root_answers_hello_html)
     EXPECT_EQ(r.header("server").rfind("hello-async/", 0), 0U);
 }
 
+TEST_F(http_daemon, accepted_connections_send_without_nagle_delay)
+{
+    // Back-to-back pipelined responses must not wait for the client's delayed ACK.
+    http_client client{port_};
+    EXPECT_EQ(client.get("/").status, 200U);
+    auto const no_delay =
+        server_side_no_delay(daemon_->pid(), client.socket().local_endpoint().port());
+    ASSERT_TRUE(no_delay.has_value()) << "the daemon's end of the connection was not found";
+    EXPECT_TRUE(*no_delay);
+}
+
 TEST_F(http_daemon, unknown_path_answers_404_page)
 {
     http_client client{port_};

@@ -97,6 +97,10 @@ TEST_F(socket_activation, ipv4_socket_serves_default_routes)
     activate({"127.0.0.1:" + std::to_string(port)});
     expect_default_routes(port);
     http_client client{port};
+    EXPECT_EQ(client.get("/").status, 200U);
+    // The listener came from systemd: connections accepted on it still send without Nagle.
+    EXPECT_EQ(server_side_no_delay(daemon_->pid(), client.socket().local_endpoint().port()),
+              std::optional<bool>{true});
     auto const started = std::chrono::steady_clock::now();
     EXPECT_EQ(client.get("/sleep").body, hello());
     EXPECT_GE(std::chrono::steady_clock::now() - started, 5s);

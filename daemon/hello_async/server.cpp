@@ -18,6 +18,8 @@
 #include <cstring>
 #include <exception>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <system_error>
 
@@ -70,6 +72,13 @@ net::awaitable<void> accept_loop(std::shared_ptr<tcp::acceptor> acceptor,
     auto const executor = co_await net::this_coro::executor;
     net::steady_timer pause{executor};
     tcp::endpoint remote;
+    // Pipelined responses are written back to back; Nagle would hold the second one until the
+    // client's delayed ACK of the first. Accepted sockets inherit TCP_NODELAY from a listener
+    // that has it (the server sets it there), so each connection needs it only if that failed.
+    tcp::no_delay listener_no_delay;
+    boost::system::error_code option_error;
+    acceptor->get_option(listener_no_delay, option_error);
+    bool const set_no_delay_on_each = option_error || !listener_no_delay.value();
     while (acceptor->is_open()) {
         auto const max_connections = state->current_site()->cfg.limits.max_connections;
         if (state->open_connections.load(std::memory_order_relaxed) >= max_connections) {
@@ -99,10 +108,10 @@ net::awaitable<void> accept_loop(std::shared_ptr<tcp::acceptor> acceptor,
             pause.expires_after(limit_poll);
             co_await pause.async_wait(use_tuple);
         }
-        boost::system::error_code ignored;
-        // Pipelined responses are written back to back; Nagle would hold the second one until
-        // the client's delayed ACK of the first.
-        socket.set_option(tcp::no_delay{true}, ignored);
+        if (set_no_delay_on_each) {
+            boost::system::error_code ignored;
+            socket.set_option(tcp::no_delay{true}, ignored);
+        }
         state->open_connections.fetch_add(1, std::memory_order_relaxed);
         net::co_spawn(executor, run_session(std::move(socket), remote, state, thread),
                       log_session_failure);
@@ -227,6 +236,12 @@ server::server(std::shared_ptr<site const> initial, std::vector<unique_fd> liste
         threads = std::max(1U, std::thread::hardware_concurrency());
     state_ = std::make_shared<server_state>(std::move(initial), threads);
 
+    for (auto const& listener : listeners_) {
+        // Inherited by every accepted socket, instead of one setsockopt per connection; each
+        // accept loop checks that it took.
+        int const on = 1;
+        ::setsockopt(listener.get(), IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+    }
     for (std::size_t i = 0; i < threads; ++i) {
         auto w = std::make_unique<worker>();
         for (auto const& listener : listeners_) {

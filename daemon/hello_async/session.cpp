@@ -744,8 +744,9 @@ net::awaitable<void> run_session(tcp::socket socket,
         if (close_gently) {
             co_await linger_close(conn);
         } else {
+            // Nothing left unread that we know of: close() alone sends the FIN after the
+            // response.
             beast::error_code ignored;
-            conn.socket.shutdown(tcp::socket::shutdown_send, ignored);
             conn.socket.close(ignored);
         }
     }

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <fstream>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <random>
 #include <regex>
@@ -14,6 +15,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -245,6 +247,45 @@ run_result run_daemon(std::vector<std::string> const& args)
     daemon_process proc{args};
     auto const status = proc.wait_exit(std::chrono::seconds{15});
     return {status.value_or(-1), proc.output()};
+}
+
+std::optional<bool> server_side_no_delay(pid_t pid, unsigned short client_port)
+{
+    int const process = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+    if (process < 0)
+        throw std::runtime_error{std::string{"pidfd_open: "} + std::strerror(errno)};
+    std::optional<bool> found;
+    for (auto const& entry : fs::directory_iterator{"/proc/" + std::to_string(pid) + "/fd"}) {
+        std::error_code ec;
+        if (!fs::read_symlink(entry.path(), ec).string().starts_with("socket:"))
+            continue;
+        int const target = std::stoi(entry.path().filename().string());
+        int const copy = static_cast<int>(::syscall(SYS_pidfd_getfd, process, target, 0));
+        if (copy < 0) {
+            ::close(process);
+            throw std::runtime_error{std::string{"pidfd_getfd: "} + std::strerror(errno)};
+        }
+        sockaddr_storage peer{};
+        socklen_t length = sizeof peer;
+        bool const connected =
+            ::getpeername(copy, reinterpret_cast<sockaddr*>(&peer), &length) == 0;
+        unsigned short peer_port = 0;
+        if (connected && peer.ss_family == AF_INET)
+            peer_port = ntohs(reinterpret_cast<sockaddr_in const*>(&peer)->sin_port);
+        else if (connected && peer.ss_family == AF_INET6)
+            peer_port = ntohs(reinterpret_cast<sockaddr_in6 const*>(&peer)->sin6_port);
+        if (peer_port == client_port) {
+            int value = 0;
+            socklen_t size = sizeof value;
+            if (::getsockopt(copy, IPPROTO_TCP, TCP_NODELAY, &value, &size) == 0)
+                found = value != 0;
+        }
+        ::close(copy);
+        if (found)
+            break;
+    }
+    ::close(process);
+    return found;
 }
 
 } // namespace hello_async::testing

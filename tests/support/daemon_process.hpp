@@ -47,6 +47,11 @@ struct launch
     std::vector<std::string> wrapper;
 };
 
+/// Whether the daemon's end of the TCP connection whose client side has local port
+/// `client_port` has TCP_NODELAY set. Read from a copy of the daemon's own descriptor
+/// (pidfd_getfd); nullopt when no such socket is found. Needs the right to trace `pid`.
+[[nodiscard]] std::optional<bool> server_side_no_delay(pid_t pid, unsigned short client_port);
+
 /// The built daemon as a child process; its stderr is collected for assertions.
 class daemon_process
 {
