@@ -51,6 +51,9 @@ mkdir -p /run/systemd/journal
 journald=$!
 pids+=("$journald")
 for _ in $(seq 1 100); do [ -S /run/systemd/journal/socket ] && break; sleep 0.05; done
+# A booted Debian 12 keeps its journal in /var/log/journal, moved there at boot by
+# systemd-journal-flush.service; until then journald checks for that flush on every entry.
+journalctl --flush
 
 www=$work/www
 mkdir -p "$www" "$work/logs"
@@ -169,7 +172,7 @@ stop_servers() {
 log_losses() { # pid
     local found _
     for _ in $(seq 1 100); do # journald may not have written the message yet
-        found=$(journalctl -q --directory=/run/log/journal -o cat _PID="$1" 2>/dev/null |
+        found=$(journalctl -q --directory=/var/log/journal -o cat _PID="$1" 2>/dev/null |
             sed -n 's/^stopped after \([0-9]*\) requests; \([0-9]*\) log entries dropped$/\2 of \1/p')
         [ -n "$found" ] && break
         sleep 0.05
@@ -218,17 +221,20 @@ median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] 
 declare -A result
 scenario() { # logging name url_path connections [script]
     local log=$1 name=$2 path=$3 conns=$4 script=${5:-}
-    local s r
-    for s in hello-async nginx lighttpd; do
-        local port
-        case $s in hello-async) port=$port_hello ;; nginx) port=$port_nginx ;; lighttpd) port=$port_lighttpd ;; esac
-        : >"$work/runs"
-        for r in $(seq 1 "$runs"); do
-            BENCH_PATH=$path wrk_run "$s" "http://127.0.0.1:$port$path" "$conns" "$script" >>"$work/runs"
+    local s r port
+    for s in hello-async nginx lighttpd; do : >"$work/runs.$s"; done
+    # Rounds rather than one server's runs back to back: this machine's speed drifts over
+    # minutes, and each round puts the three servers' runs as close together as they can be.
+    for r in $(seq 1 "$runs"); do
+        for s in hello-async nginx lighttpd; do
+            case $s in hello-async) port=$port_hello ;; nginx) port=$port_nginx ;; lighttpd) port=$port_lighttpd ;; esac
+            BENCH_PATH=$path wrk_run "$s" "http://127.0.0.1:$port$path" "$conns" "$script" >>"$work/runs.$s"
         done
-        local col
+    done
+    local col
+    for s in hello-async nginx lighttpd; do
         for col in 1 2 3 4 5; do
-            result[$log,$name,$s,$col]=$(awk -v c=$col '{ print $c }' "$work/runs" | median)
+            result[$log,$name,$s,$col]=$(awk -v c=$col '{ print $c }' "$work/runs.$s" | median)
         done
     done
 }
