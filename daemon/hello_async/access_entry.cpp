@@ -2,6 +2,7 @@
 
 #include "hello_async/decimal.hpp"
 #include "hello_async/request_path.hpp"
+#include "hello_async/string_writer.hpp"
 
 #include <algorithm>
 #include <syslog.h>
@@ -15,10 +16,10 @@ bool printable(char c)
     return u >= 0x20 && u < 0x7f && c != '\\';
 }
 
-void append_for_log(std::string& out, std::string_view text)
+void put_for_log(string_writer& writer, std::string_view text)
 {
     std::string storage;
-    out.append(loggable(text, storage));
+    writer.put(loggable(text, storage));
 }
 
 } // namespace
@@ -43,32 +44,37 @@ std::string_view loggable(std::string_view text, std::string& storage)
 
 void format_access_entry(std::string& out, access_entry const& entry)
 {
+    // Method, target and peer, plus room for the numbers and separators: more only if the
+    // request line needs escaping.
+    constexpr std::size_t numbers_and_separators = 80;
+    string_writer writer{out, entry.raw_line.size() + entry.method.size() + entry.target.size() +
+                                  entry.peer.size() + numbers_and_separators};
     if (entry.method.empty()) {
-        out.push_back('"');
-        append_for_log(out, entry.raw_line.empty() ? std::string_view{"-"} : entry.raw_line);
-        out.push_back('"');
+        writer.put('"');
+        put_for_log(writer, entry.raw_line.empty() ? std::string_view{"-"} : entry.raw_line);
+        writer.put('"');
     } else {
-        append_for_log(out, entry.method);
-        out.push_back(' ');
-        append_for_log(out, entry.target);
-        out.append(" HTTP/");
+        put_for_log(writer, entry.method);
+        writer.put(' ');
+        put_for_log(writer, entry.target);
+        writer.put(" HTTP/");
         auto const version = version_text(entry.version);
-        out.append(version.data(), version.size());
+        writer.put({version.data(), version.size()});
     }
-    out.push_back(' ');
-    out.append(decimal{entry.status}.text());
-    out.push_back(' ');
-    out.append(decimal{entry.bytes}.text());
-    out.push_back(' ');
+    writer.put(' ');
+    writer.put(decimal{entry.status}.text());
+    writer.put(' ');
+    writer.put(decimal{entry.bytes}.text());
+    writer.put(' ');
     auto const usec = duration_usec(entry);
-    out.append(decimal{usec / 1000}.text());
+    writer.put(decimal{usec / 1000}.text());
     auto const fraction = usec % 1000;
-    out.push_back('.');
-    out.push_back(static_cast<char>('0' + fraction / 100));
-    out.push_back(static_cast<char>('0' + fraction / 10 % 10));
-    out.push_back(static_cast<char>('0' + fraction % 10));
-    out.append("ms ");
-    out.append(entry.peer.empty() ? std::string_view{"-"} : entry.peer);
+    writer.put('.');
+    writer.put(static_cast<char>('0' + fraction / 100));
+    writer.put(static_cast<char>('0' + fraction / 10 % 10));
+    writer.put(static_cast<char>('0' + fraction % 10));
+    writer.put("ms ");
+    writer.put(entry.peer.empty() ? std::string_view{"-"} : entry.peer);
 }
 
 int syslog_priority_for_status(unsigned status)

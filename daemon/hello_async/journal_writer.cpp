@@ -1,8 +1,11 @@
 #include "hello_async/journal_writer.hpp"
 
+#include "hello_async/string_writer.hpp"
+
 #include <boost/asio/post.hpp>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
@@ -27,20 +30,27 @@ constexpr std::size_t compact_after = 256;
 
 void append_journal_entry(std::string& out, std::initializer_list<journal_field> fields)
 {
+    std::size_t expected = 0;
+    for (auto const& field : fields)
+        expected += field.key.size() + field.value.size() + 2;
+    string_writer writer{out, expected};
     for (auto const& field : fields) {
-        out.append(field.key);
+        writer.put(field.key);
         if (field.value.find('\n') == std::string_view::npos) {
-            out.push_back('=');
-            out.append(field.value);
+            writer.put('=');
         } else {
             // The native protocol's binary form: KEY, newline, 64-bit little-endian length.
-            out.push_back('\n');
-            auto length = static_cast<std::uint64_t>(field.value.size());
-            for (int i = 0; i < 8; ++i, length >>= 8)
-                out.push_back(static_cast<char>(length & 0xff));
-            out.append(field.value);
+            writer.put('\n');
+            std::array<char, 8> length{};
+            auto bytes = static_cast<std::uint64_t>(field.value.size());
+            for (auto& byte : length) {
+                byte = static_cast<char>(bytes & 0xffU);
+                bytes >>= 8U;
+            }
+            writer.put({length.data(), length.size()});
         }
-        out.push_back('\n');
+        writer.put(field.value);
+        writer.put('\n');
     }
 }
 

@@ -27,6 +27,8 @@ bool head_is_clean(std::string_view head)
 {
     for (std::size_t i = 0; i < head.size(); ++i) {
         auto const c = static_cast<unsigned char>(head[i]);
+        if (c >= 0x20 && c != 0x7f) [[likely]]
+            continue; // almost every byte: test it first
         if (c == '\r') {
             if (i + 1 >= head.size() || head[i + 1] != '\n')
                 return false; // bare CR

@@ -2,6 +2,7 @@
 
 #include "hello_async/decimal.hpp"
 #include "hello_async/http_date.hpp"
+#include "hello_async/string_writer.hpp"
 
 #include <boost/beast/http/status.hpp>
 
@@ -18,54 +19,51 @@ std::string_view server_token()
 void append_response_head(std::string& out, response_head const& head)
 {
     namespace http = boost::beast::http;
-    out += "HTTP/1.1 ";
-    out += decimal{head.status}.text();
-    out += ' ';
+    // Every field name and fixed part together stay under this; the values come on top.
+    constexpr std::size_t fixed_parts = 320;
+    string_writer writer{out, fixed_parts + head.content_type.size() + head.allow.size() +
+                                  head.location.size() + head.etag.size() +
+                                  head.last_modified.size() + head.content_range.size() +
+                                  head.content_encoding.size() + head.cache_control.size()};
+    writer.put("HTTP/1.1 ");
+    writer.put(decimal{head.status}.text());
+    writer.put(' ');
     auto const reason = http::obsolete_reason(static_cast<http::status>(head.status));
-    out.append(reason.data(), reason.size());
-    out += "\r\nServer: ";
-    out += server_token();
-    out += "\r\nDate: ";
-    out += current_http_date();
-    if (!head.content_type.empty()) {
-        out += "\r\nContent-Type: ";
-        out += head.content_type;
-    }
-    if (!head.omit_content_length) {
-        out += "\r\nContent-Length: ";
-        out += decimal{head.content_length}.text();
-    }
-    if (!head.allow.empty()) {
-        out += "\r\nAllow: ";
-        out += head.allow;
-    }
-    if (!head.location.empty()) {
-        out += "\r\nLocation: ";
-        out += head.location;
-    }
-    auto add = [&out](std::string_view name, std::string_view value) {
+    writer.put({reason.data(), reason.size()});
+    writer.put("\r\nServer: ");
+    writer.put(server_token());
+    writer.put("\r\nDate: ");
+    writer.put(current_http_date());
+    auto add = [&writer](std::string_view name, std::string_view value) {
         if (value.empty())
             return;
-        out += "\r\n";
-        out += name;
-        out += ": ";
-        out += value;
+        writer.put("\r\n");
+        writer.put(name);
+        writer.put(": ");
+        writer.put(value);
     };
+    add("Content-Type", head.content_type);
+    if (!head.omit_content_length) {
+        writer.put("\r\nContent-Length: ");
+        writer.put(decimal{head.content_length}.text());
+    }
+    add("Allow", head.allow);
+    add("Location", head.location);
     add("ETag", head.etag);
     add("Last-Modified", head.last_modified);
     if (head.accept_ranges)
-        out += "\r\nAccept-Ranges: bytes";
+        writer.put("\r\nAccept-Ranges: bytes");
     add("Content-Range", head.content_range);
     add("Content-Encoding", head.content_encoding);
     if (head.vary_accept_encoding)
-        out += "\r\nVary: Accept-Encoding";
+        writer.put("\r\nVary: Accept-Encoding");
     add("Cache-Control", head.cache_control);
     // RFC 9112 §9.3: an HTTP/1.0 client keeps the connection only if told it may.
     if (!head.keep_alive)
-        out += "\r\nConnection: close";
+        writer.put("\r\nConnection: close");
     else if (head.client_is_http10)
-        out += "\r\nConnection: keep-alive";
-    out += "\r\n\r\n";
+        writer.put("\r\nConnection: keep-alive");
+    writer.put("\r\n\r\n");
 }
 
 } // namespace hello_async
