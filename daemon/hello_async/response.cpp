@@ -19,8 +19,9 @@ std::string_view server_token()
 void append_response_head(std::string& out, response_head const& head)
 {
     namespace http = boost::beast::http;
-    // Every field name and fixed part together stay under this; the values come on top.
-    constexpr std::size_t fixed_parts = 320;
+    // The status line, Server, Date, and every other field's name and separators, all together;
+    // the values come on top. Too little would only cost the writer a second resize.
+    constexpr std::size_t fixed_parts = 400;
     string_writer writer{out, fixed_parts + head.content_type.size() + head.allow.size() +
                                   head.location.size() + head.etag.size() +
                                   head.last_modified.size() + head.content_range.size() +
