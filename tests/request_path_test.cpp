@@ -96,5 +96,18 @@ TEST(escape_for_log, control_bytes_are_escaped)
     EXPECT_EQ(escape_for_log("plain"), "plain");
 }
 
+TEST(loggable, clean_text_is_shown_in_place_and_anything_else_escaped)
+{
+    std::string storage;
+    std::string_view const clean{"/index.html?q=1"};
+    auto const shown = loggable(clean, storage);
+    EXPECT_EQ(shown.data(), clean.data()) << "clean text needs no copy";
+    EXPECT_TRUE(storage.empty());
+    for (std::string_view const dirty : {"/a\\b", "/\x7f", "/caf\xc3\xa9", "/\t"}) {
+        EXPECT_EQ(loggable(dirty, storage), escape_for_log(dirty)) << dirty;
+        EXPECT_NE(loggable(dirty, storage), dirty);
+    }
+}
+
 } // namespace
 } // namespace hello_async

@@ -10,12 +10,6 @@
 namespace hello_async {
 namespace {
 
-bool printable(char c)
-{
-    auto const u = static_cast<unsigned char>(c);
-    return u >= 0x20 && u < 0x7f && c != '\\';
-}
-
 void put_for_log(string_writer& writer, std::string_view text)
 {
     std::string storage;
@@ -32,14 +26,6 @@ std::uint64_t duration_usec(access_entry const& entry)
 std::array<char, 3> version_text(unsigned version)
 {
     return {static_cast<char>('0' + version / 10 % 10), '.', static_cast<char>('0' + version % 10)};
-}
-
-std::string_view loggable(std::string_view text, std::string& storage)
-{
-    if (std::all_of(text.begin(), text.end(), printable))
-        return text;
-    storage = escape_for_log(text);
-    return storage;
 }
 
 void format_access_entry(std::string& out, access_entry const& entry)

@@ -31,10 +31,6 @@ void format_access_entry(std::string& out, access_entry const& entry);
 /// "1.1" for HTTP version 11.
 [[nodiscard]] std::array<char, 3> version_text(unsigned version);
 
-/// `text` as the log shows it: itself when it is printable ASCII without a backslash (almost
-/// always), otherwise escaped (see escape_for_log) into `storage`.
-[[nodiscard]] std::string_view loggable(std::string_view text, std::string& storage);
-
 /// The syslog priority of a response status: info for 1xx-3xx, notice for 4xx, err for 5xx.
 [[nodiscard]] int syslog_priority_for_status(unsigned status);
 

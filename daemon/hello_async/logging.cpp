@@ -3,6 +3,7 @@
 #include "hello_async/access_entry.hpp"
 #include "hello_async/decimal.hpp"
 #include "hello_async/journal_writer.hpp"
+#include "hello_async/request_path.hpp"
 
 #include <spdlog/async.h>
 #include <spdlog/sinks/stdout_sinks.h>

@@ -1,5 +1,6 @@
 #include "hello_async/request_path.hpp"
 
+#include <algorithm>
 #include <array>
 
 namespace hello_async {
@@ -7,6 +8,13 @@ namespace {
 
 constexpr std::array<char, 16> hex_digits{'0', '1', '2', '3', '4', '5', '6', '7',
                                           '8', '9', 'A', 'B', 'C', 'D', 'E', 'F'};
+
+/// Whether a log line shows this byte as \xHH rather than as itself.
+bool escaped_in_log(char c)
+{
+    auto const u = static_cast<unsigned char>(c);
+    return u < 0x20 || u >= 0x7f || c == '\\';
+}
 
 int hex_value(char c)
 {
@@ -148,8 +156,8 @@ std::string escape_for_log(std::string_view text)
     std::string out;
     out.reserve(text.size());
     for (char const c : text) {
-        auto const u = static_cast<unsigned char>(c);
-        if (u < 0x20 || u >= 0x7f || c == '\\') {
+        if (escaped_in_log(c)) {
+            auto const u = static_cast<unsigned char>(c);
             out += "\\x";
             out.push_back(digits[u >> 4U]);
             out.push_back(digits[u & 0xfU]);
@@ -158,6 +166,14 @@ std::string escape_for_log(std::string_view text)
         }
     }
     return out;
+}
+
+std::string_view loggable(std::string_view text, std::string& storage)
+{
+    if (std::none_of(text.begin(), text.end(), escaped_in_log))
+        return text;
+    storage = escape_for_log(text);
+    return storage;
 }
 
 } // namespace hello_async

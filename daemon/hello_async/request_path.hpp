@@ -30,4 +30,8 @@ struct normalized_target
 /// Escapes bytes outside printable ASCII, and the backslash, as \xHH for log lines.
 [[nodiscard]] std::string escape_for_log(std::string_view text);
 
+/// `text` as the log shows it: itself when nothing in it needs escaping (almost always),
+/// otherwise escape_for_log's result, kept in `storage`.
+[[nodiscard]] std::string_view loggable(std::string_view text, std::string& storage);
+
 } // namespace hello_async
