@@ -19,5 +19,8 @@ cmake --preset release -B "$build" -DBUILD_TESTING=OFF -DCMAKE_INSTALL_PREFIX=/u
 cmake --build "$build" >/dev/null
 (cd "$build" && cpack -G DEB -B "$out" >/dev/null)
 rm -rf "$out/_CPack_Packages"
+# OUTDIR may hold packages of earlier versions: the one just built is the newest. The names are
+# our own (no spaces or newlines), so ls is safe here.
+# shellcheck disable=SC2012
 deb=$(ls -t "$out"/hello-async_*_amd64.deb | head -n 1)
 echo "$deb"

@@ -158,6 +158,7 @@ start_servers() {
     local port expected
     for port in $port_hello $port_nginx $port_lighttpd; do
         for expected in "/ 200 $(stat -c %s "$www/hello.html")" "/files/big.bin 200 1048576"; do
+            # shellcheck disable=SC2086 # path, status and size, split into $1 $2 $3
             set -- $expected
             local got
             got=$(curl -s -o /dev/null -w '%{http_code} %{size_download}' "http://127.0.0.1:$port$1")
@@ -227,11 +228,11 @@ median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] 
 declare -A result
 scenario() { # logging name url_path connections [script]
     local log=$1 name=$2 path=$3 conns=$4 script=${5:-}
-    local s r port
+    local s port
     for s in hello-async nginx lighttpd; do : >"$work/runs.$s"; done
     # Rounds rather than one server's runs back to back: this machine's speed drifts over
     # minutes, and each round puts the three servers' runs as close together as they can be.
-    for r in $(seq 1 "$runs"); do
+    for _ in $(seq 1 "$runs"); do
         for s in hello-async nginx lighttpd; do
             case $s in hello-async) port=$port_hello ;; nginx) port=$port_nginx ;; lighttpd) port=$port_lighttpd ;; esac
             BENCH_PATH=$path wrk_run "$s" "http://127.0.0.1:$port$path" "$conns" "$script" >>"$work/runs.$s"
@@ -292,7 +293,7 @@ idle_rss=$(awk '/^VmRSS/ { rss = $2 } /^RssAnon/ { anon = $2 } /^RssFile/ { file
     END { printf "%s KiB (private %s KiB, shared library and binary pages %s KiB)", rss, anon, file }' \
     "/proc/$hello/status")
 : >"$work/sleep-runs"
-for r in $(seq 1 "$runs"); do
+for _ in $(seq 1 "$runs"); do
     taskset -c 1 "$sleep_clients" $port_hello 10000 /sleep 30 >>"$work/sleep-runs" || true
 done
 peak_rss=$(awk '/^VmHWM/ { print $2 }' "/proc/$hello/status")
@@ -301,7 +302,7 @@ kill "$hello"; wait "$hello" 2>/dev/null || true
 
 # First connection on an idle activated socket to the first response byte.
 : >"$work/activation-runs"
-for r in $(seq 1 "$runs"); do
+for _ in $(seq 1 "$runs"); do
     systemd-socket-activate -l 127.0.0.1:$port_activate --fdname=http \
         taskset -c 0 "$daemon" --config "$work/hello.toml" 2>>"$work/logs/hello.err" &
     activator=$!
