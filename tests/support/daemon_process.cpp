@@ -1,5 +1,7 @@
 #include "support/daemon_process.hpp"
 
+#include "hello_async/unique_fd.hpp"
+
 #include <arpa/inet.h>
 #include <array>
 #include <cstdlib>
@@ -251,41 +253,36 @@ run_result run_daemon(std::vector<std::string> const& args)
 
 std::optional<bool> server_side_no_delay(pid_t pid, unsigned short client_port)
 {
-    int const process = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
-    if (process < 0)
+    unique_fd const process{static_cast<int>(::syscall(SYS_pidfd_open, pid, 0))};
+    if (!process)
         throw std::runtime_error{std::string{"pidfd_open: "} + std::strerror(errno)};
-    std::optional<bool> found;
     for (auto const& entry : fs::directory_iterator{"/proc/" + std::to_string(pid) + "/fd"}) {
         std::error_code ec;
         if (!fs::read_symlink(entry.path(), ec).string().starts_with("socket:"))
             continue;
         int const target = std::stoi(entry.path().filename().string());
-        int const copy = static_cast<int>(::syscall(SYS_pidfd_getfd, process, target, 0));
-        if (copy < 0) {
-            ::close(process);
+        unique_fd const copy{
+            static_cast<int>(::syscall(SYS_pidfd_getfd, process.get(), target, 0))};
+        if (!copy)
             throw std::runtime_error{std::string{"pidfd_getfd: "} + std::strerror(errno)};
-        }
         sockaddr_storage peer{};
         socklen_t length = sizeof peer;
-        bool const connected =
-            ::getpeername(copy, reinterpret_cast<sockaddr*>(&peer), &length) == 0;
+        if (::getpeername(copy.get(), reinterpret_cast<sockaddr*>(&peer), &length) != 0)
+            continue; // a listener, or not connected
         unsigned short peer_port = 0;
-        if (connected && peer.ss_family == AF_INET)
+        if (peer.ss_family == AF_INET)
             peer_port = ntohs(reinterpret_cast<sockaddr_in const*>(&peer)->sin_port);
-        else if (connected && peer.ss_family == AF_INET6)
+        else if (peer.ss_family == AF_INET6)
             peer_port = ntohs(reinterpret_cast<sockaddr_in6 const*>(&peer)->sin6_port);
-        if (peer_port == client_port) {
-            int value = 0;
-            socklen_t size = sizeof value;
-            if (::getsockopt(copy, IPPROTO_TCP, TCP_NODELAY, &value, &size) == 0)
-                found = value != 0;
-        }
-        ::close(copy);
-        if (found)
-            break;
+        if (peer_port != client_port)
+            continue;
+        int value = 0;
+        socklen_t size = sizeof value;
+        if (::getsockopt(copy.get(), IPPROTO_TCP, TCP_NODELAY, &value, &size) != 0)
+            throw std::runtime_error{std::string{"getsockopt: "} + std::strerror(errno)};
+        return value != 0;
     }
-    ::close(process);
-    return found;
+    return std::nullopt;
 }
 
 } // namespace hello_async::testing
