@@ -1,7 +1,8 @@
 #!/bin/sh
 # Builds and runs every test: the dev build (unit, HTTP, hostile clients, systemd, journal, and
-# the .deb in a booted systemd container), the same suite but the package test under ASan +
-# UBSan and under TSan, then each libFuzzer target for a bounded time.
+# the .deb in a booted systemd container) and clang-tidy over the daemon's sources, the same
+# suite but the package test under ASan + UBSan and under TSan, then each libFuzzer target for a
+# bounded time.
 set -eu
 cd "$(dirname "$0")"
 packaging/install-deps.sh build test package e2e fuzz
@@ -22,6 +23,12 @@ for preset in dev asan tsan; do
     # Most tests wait on timers or sockets rather than the CPU: run them side by side.
     # shellcheck disable=SC2086 # $exclude holds whole options
     ctest --preset "$preset" --parallel 4 $exclude
+    if [ "$preset" = dev ]; then
+        # The analysis does not change with the sanitizers: once is enough.
+        echo "== tidy: clang-tidy over daemon/"
+        cmake --preset tidy >/dev/null
+        cmake --build --preset tidy
+    fi
 done
 
 tests/fuzz/run.sh "${FUZZ_SECONDS:-60}"

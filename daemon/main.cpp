@@ -1,19 +1,32 @@
-#include "hello_async/cli.hpp"
-#include "hello_async/config.hpp"
-#include "hello_async/logging.hpp"
-#include "hello_async/server.hpp"
-#include "hello_async/systemd.hpp"
+#include "hello_async/http/cli.hpp"
+#include "hello_async/http/config.hpp"
+#include "hello_async/server/logging.hpp"
+#include "hello_async/server/server.hpp"
+#include "hello_async/server/systemd.hpp"
 
 #include <spdlog/spdlog.h>
 
 #include <cstdio>
 #include <cstdlib>
 #include <span>
+#include <string>
 
 namespace {
 
 constexpr int exit_usage = 64;  // EX_USAGE
 constexpr int exit_config = 78; // EX_CONFIG; the unit sets RestartPreventExitStatus=78
+
+/// Writes `text` whole; false when the stream refused it (a full disk, a closed pipe), which
+/// turns --version or --check-config into a failure rather than a silent success.
+bool say(std::FILE* stream, std::string const& text)
+{
+    return std::fputs(text.c_str(), stream) >= 0 && std::fflush(stream) == 0;
+}
+
+int say_and_succeed(std::string const& text)
+{
+    return say(stdout, text) ? EXIT_SUCCESS : EXIT_FAILURE;
+}
 
 } // namespace
 
@@ -24,23 +37,21 @@ int main(int argc, char* argv[])
     try {
         cli = parse_command_line(std::span<char const* const>{argv + 1, argv + argc});
     } catch (usage_error const& e) {
-        std::fprintf(stderr, "hello-async: %s\n%s", e.what(), usage_text().c_str());
+        static_cast<void>(
+            say(stderr, "hello-async: " + std::string{e.what()} + "\n" + usage_text()));
         return exit_usage;
     }
     switch (cli.what) {
     case command_line::action::help:
-        std::fputs(usage_text().c_str(), stdout);
-        return EXIT_SUCCESS;
+        return say_and_succeed(usage_text());
     case command_line::action::version:
-        std::fputs(version_text().c_str(), stdout);
-        return EXIT_SUCCESS;
+        return say_and_succeed(version_text());
     case command_line::action::check_config:
         try {
             auto const cfg = load_config(cli.config_path);
-            std::printf("%s: configuration ok\n", cli.config_path.c_str());
-            return EXIT_SUCCESS;
+            return say_and_succeed(cli.config_path.string() + ": configuration ok\n");
         } catch (config_error const& e) {
-            std::fprintf(stderr, "%s\n", e.what());
+            static_cast<void>(say(stderr, std::string{e.what()} + "\n"));
             return exit_config;
         }
     case command_line::action::serve:
@@ -64,7 +75,7 @@ int main(int argc, char* argv[])
         status = srv.run();
     } catch (config_error const& e) {
         // Before logging is up stderr is the only channel; under systemd it is the journal.
-        std::fprintf(stderr, "%s\n", e.what());
+        static_cast<void>(say(stderr, std::string{e.what()} + "\n"));
         status = exit_config;
     } catch (std::exception const& e) {
         spdlog::critical("fatal: {}", e.what());

@@ -10,7 +10,7 @@ for need in "$@"; do
         packages="$packages cmake ninja-build g++ pkg-config libboost1.81-dev libspdlog-dev
                   libtomlplusplus-dev libsystemd-dev" ;;
     test)
-        packages="$packages libgtest-dev systemd socat curl shellcheck" ;;
+        packages="$packages libgtest-dev systemd socat curl shellcheck clang-tidy" ;;
     package)
         packages="$packages dpkg-dev file lintian" ;;
     bench)

@@ -1,5 +1,5 @@
-#include "hello_async/access_entry.hpp"
-#include "hello_async/logging.hpp"
+#include "hello_async/http/access_entry.hpp"
+#include "hello_async/server/logging.hpp"
 
 #include <gtest/gtest.h>
 
@@ -109,6 +109,26 @@ TEST(access_entry, priority_by_status_class)
     EXPECT_EQ(syslog_priority_for_status(301), LOG_INFO);
     EXPECT_EQ(syslog_priority_for_status(404), LOG_NOTICE);
     EXPECT_EQ(syslog_priority_for_status(503), LOG_ERR);
+}
+
+TEST(escape_for_log, control_bytes_are_escaped)
+{
+    EXPECT_EQ(escape_for_log("GET /\x1b[31m"), "GET /\\x1B[31m");
+    EXPECT_EQ(escape_for_log("a\nb\\"), "a\\x0Ab\\x5C");
+    EXPECT_EQ(escape_for_log("plain"), "plain");
+}
+
+TEST(loggable, clean_text_is_shown_in_place_and_anything_else_escaped)
+{
+    std::string storage;
+    std::string_view const clean{"/index.html?q=1"};
+    auto const shown = loggable(clean, storage);
+    EXPECT_EQ(shown.data(), clean.data()) << "clean text needs no copy";
+    EXPECT_TRUE(storage.empty());
+    for (std::string_view const dirty : {"/a\\b", "/\x7f", "/caf\xc3\xa9", "/\t"}) {
+        EXPECT_EQ(loggable(dirty, storage), escape_for_log(dirty)) << dirty;
+        EXPECT_NE(loggable(dirty, storage), dirty);
+    }
 }
 
 } // namespace

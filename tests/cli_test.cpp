@@ -1,4 +1,4 @@
-#include "hello_async/cli.hpp"
+#include "hello_async/http/cli.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,5 +1,8 @@
-#include "hello_async/conditional.hpp"
-#include "hello_async/http_date.hpp"
+#include "hello_async/http/accept_encoding.hpp"
+#include "hello_async/http/etag.hpp"
+#include "hello_async/http/http_date.hpp"
+#include "hello_async/http/preconditions.hpp"
+#include "hello_async/http/ranges.hpp"
 
 #include <gtest/gtest.h>
 

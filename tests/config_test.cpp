@@ -1,5 +1,5 @@
-#include "hello_async/config.hpp"
-#include "hello_async/limits.hpp"
+#include "hello_async/http/config.hpp"
+#include "hello_async/http/limits.hpp"
 
 #include <gtest/gtest.h>
 
@@ -209,6 +209,8 @@ TEST(config_defaults, repository_config_loads_and_states_the_built_in_limits)
     EXPECT_EQ(cfg.limits.send_timeout, built_in.send_timeout);
     EXPECT_EQ(cfg.limits.shutdown_grace, built_in.shutdown_grace);
     EXPECT_EQ(cfg.limits.header_bytes, built_in.header_bytes);
+    EXPECT_EQ(cfg.limits.uri_bytes, built_in.uri_bytes);
+    EXPECT_EQ(cfg.limits.header_fields, built_in.header_fields);
     EXPECT_EQ(cfg.limits.body_bytes, built_in.body_bytes);
     EXPECT_EQ(cfg.limits.max_connections, built_in.max_connections);
     EXPECT_EQ(cfg.limits.max_requests_per_connection, built_in.max_requests_per_connection);

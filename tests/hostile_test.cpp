@@ -13,6 +13,7 @@
 
 #include "support/daemon_process.hpp"
 #include "support/http_client.hpp"
+#include "support/site_under_test.hpp"
 
 namespace hello_async::testing {
 namespace {
@@ -30,150 +31,9 @@ int responses_in(std::string const& raw)
     return count;
 }
 
-class hostile : public ::testing::Test
+class hostile : public site_under_test
 {
-  protected:
-    void SetUp() override { start(); }
-
-    void start(std::string const& limits = {}, std::vector<std::string> wrapper = {})
-    {
-        big_ = std::string(300 * 1024, 'x');
-        for (std::size_t i = 0; i < big_.size(); i += 64)
-            big_[i] = static_cast<char>('a' + (i / 64) % 26);
-        dir_.write("pub/big.bin", big_);
-        dir_.write("pub/page.txt", "0123456789abcdefghij");
-        dir_.write("pub/style.css", "body { color: red }\n");
-        dir_.write("pub/style.css.gz", "GZIPPED");
-        dir_.write("pub/style.css.br", "BROTLI");
-        auto const config =
-            dir_.write("test.toml", test_config("[[static]]\nprefix = \"/pub/\"\ndir = \"pub\"\n"
-                                                "cache_control = \"max-age=60\"\n",
-                                                limits));
-        launch how;
-        how.args = {"--config", config.string()};
-        how.wrapper = std::move(wrapper);
-        daemon_ = std::make_unique<daemon_process>(how);
-        port_ = daemon_->wait_for_port();
-    }
-
-    void TearDown() override
-    {
-        if (HasFailure() && daemon_)
-            std::cerr << "daemon output:\n" << daemon_->output().substr(0, 20000);
-    }
-
-    /// Sends raw bytes on a fresh connection; returns everything until the server closes.
-    std::string exchange(std::string const& bytes)
-    {
-        http_client client{port_, "127.0.0.1", 5s};
-        client.send(bytes);
-        return client.read_until_close();
-    }
-
-    temp_dir dir_;
-    std::string big_;
-    std::unique_ptr<daemon_process> daemon_;
-    unsigned short port_{0};
 };
-
-TEST_F(hostile, file_responses_carry_validators)
-{
-    http_client client{port_};
-    auto const r = client.get("/pub/page.txt");
-    EXPECT_EQ(r.status, 200U);
-    EXPECT_EQ(r.header("etag").front(), '"');
-    EXPECT_FALSE(r.header("last-modified").empty());
-    EXPECT_EQ(r.header("accept-ranges"), "bytes");
-    EXPECT_EQ(r.header("cache-control"), "max-age=60");
-    auto const root = client.get("/");
-    EXPECT_FALSE(root.header("etag").empty());
-    EXPECT_TRUE(root.header("cache-control").empty());
-}
-
-TEST_F(hostile, conditional_get_gives_304_without_body)
-{
-    http_client client{port_};
-    auto const first = client.get("/pub/page.txt");
-    auto const etag = first.header("etag");
-    auto const by_etag = client.get("/pub/page.txt", "If-None-Match: " + etag + "\r\n");
-    EXPECT_EQ(by_etag.status, 304U);
-    EXPECT_TRUE(by_etag.body.empty());
-    EXPECT_EQ(by_etag.header("etag"), etag);
-    EXPECT_FALSE(by_etag.has("content-length"));
-    auto const by_date =
-        client.get("/pub/page.txt", "If-Modified-Since: " + first.header("last-modified") + "\r\n");
-    EXPECT_EQ(by_date.status, 304U);
-    // If-None-Match wins: a non-matching tag means 200 whatever the date says.
-    auto const both = client.get(
-        "/pub/page.txt",
-        "If-None-Match: \"other\"\r\nIf-Modified-Since: " + first.header("last-modified") + "\r\n");
-    EXPECT_EQ(both.status, 200U);
-    EXPECT_EQ(both.body, "0123456789abcdefghij");
-}
-
-TEST_F(hostile, failed_preconditions_give_412)
-{
-    http_client client{port_};
-    EXPECT_EQ(client.get("/pub/page.txt", "If-Match: \"nope\"\r\n").status, 412U);
-    EXPECT_EQ(client.get("/pub/page.txt", "If-Unmodified-Since: Sun, 06 Nov 1994 08:49:37 GMT\r\n")
-                  .status,
-              412U);
-    auto const etag = client.get("/pub/page.txt").header("etag");
-    EXPECT_EQ(client.get("/pub/page.txt", "If-Match: " + etag + "\r\n").status, 200U);
-}
-
-TEST_F(hostile, single_ranges_give_206)
-{
-    http_client client{port_};
-    auto const head = client.get("/pub/page.txt", "Range: bytes=0-3\r\n");
-    EXPECT_EQ(head.status, 206U);
-    EXPECT_EQ(head.body, "0123");
-    EXPECT_EQ(head.header("content-range"), "bytes 0-3/20");
-    auto const tail = client.get("/pub/page.txt", "Range: bytes=-5\r\n");
-    EXPECT_EQ(tail.body, "fghij");
-    auto const from = client.get("/pub/page.txt", "Range: bytes=15-\r\n");
-    EXPECT_EQ(from.body, "fghij");
-    auto const big = client.get("/pub/big.bin", "Range: bytes=100000-200000\r\n");
-    EXPECT_EQ(big.status, 206U);
-    EXPECT_EQ(big.body, big_.substr(100000, 100001)) << "a large range goes out with sendfile";
-}
-
-TEST_F(hostile, unsatisfiable_multiple_and_invalid_ranges)
-{
-    http_client client{port_};
-    auto const beyond = client.get("/pub/page.txt", "Range: bytes=50-60\r\n");
-    EXPECT_EQ(beyond.status, 416U);
-    EXPECT_EQ(beyond.header("content-range"), "bytes */20");
-    auto const several = client.get("/pub/page.txt", "Range: bytes=0-1,4-5\r\n");
-    EXPECT_EQ(several.status, 200U);
-    EXPECT_EQ(several.body, "0123456789abcdefghij");
-    auto const invalid = client.get("/pub/page.txt", "Range: bytes=9-1\r\n");
-    EXPECT_EQ(invalid.status, 200U);
-    auto const stale = client.get("/pub/page.txt", "Range: bytes=0-1\r\nIf-Range: \"old\"\r\n");
-    EXPECT_EQ(stale.status, 200U);
-    auto const etag = client.get("/pub/page.txt").header("etag");
-    auto const fresh =
-        client.get("/pub/page.txt", "Range: bytes=0-1\r\nIf-Range: " + etag + "\r\n");
-    EXPECT_EQ(fresh.status, 206U);
-}
-
-TEST_F(hostile, precompressed_siblings_follow_accept_encoding)
-{
-    http_client client{port_};
-    auto const br = client.get("/pub/style.css", "Accept-Encoding: gzip, br\r\n");
-    EXPECT_EQ(br.body, "BROTLI");
-    EXPECT_EQ(br.header("content-encoding"), "br");
-    EXPECT_EQ(br.header("vary"), "Accept-Encoding");
-    EXPECT_EQ(br.header("content-type"), "text/css; charset=utf-8");
-    auto const gz = client.get("/pub/style.css", "Accept-Encoding: gzip, br;q=0\r\n");
-    EXPECT_EQ(gz.body, "GZIPPED");
-    EXPECT_EQ(gz.header("content-encoding"), "gzip");
-    auto const plain = client.get("/pub/style.css");
-    EXPECT_EQ(plain.body, "body { color: red }\n");
-    EXPECT_FALSE(plain.has("content-encoding"));
-    EXPECT_NE(br.header("etag"), gz.header("etag"));
-    EXPECT_NE(gz.header("etag"), plain.header("etag"));
-}
 
 TEST_F(hostile, responses_larger_than_the_socket_takes_at_once_arrive_whole)
 {
@@ -226,23 +86,6 @@ TEST_F(hostile, a_file_swapped_for_an_escaping_symlink_is_refused_within_a_secon
     }
 }
 
-TEST_F(hostile, options_and_methods)
-{
-    http_client client{port_};
-    client.send(request("OPTIONS", "/pub/page.txt"));
-    auto const options = client.read_response();
-    EXPECT_EQ(options.status, 204U);
-    EXPECT_EQ(options.header("allow"), "GET, HEAD, OPTIONS");
-    client.send(request("OPTIONS", "*"));
-    EXPECT_EQ(client.read_response().header("allow"), "GET, HEAD, POST, OPTIONS");
-    client.send(request("PUT", "/pub/page.txt", "Content-Length: 0\r\n"));
-    auto const put = client.read_response();
-    EXPECT_EQ(put.status, 405U);
-    EXPECT_EQ(put.header("allow"), "GET, HEAD, OPTIONS");
-    client.send(request("FROBNICATE", "/"));
-    EXPECT_EQ(client.read_response().status, 501U);
-}
-
 TEST_F(hostile, framing_attacks_get_one_400_and_close)
 {
     std::string const tail = request("GET", "/nope");
@@ -267,7 +110,8 @@ TEST_F(hostile, framing_attacks_get_one_400_and_close)
              "GET / HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n" + tail,
          })
     {
-        auto const raw = exchange(attack);
+        auto const [raw, closed] = exchange(attack);
+        EXPECT_TRUE(closed) << "the connection stayed open after:\n" << attack;
         EXPECT_EQ(raw.rfind("HTTP/1.1 400 ", 0), 0U) << attack << "\n->\n" << raw;
         EXPECT_EQ(responses_in(raw), 1) << "bytes after the attack were answered:\n" << attack;
         EXPECT_NE(raw.find("Connection: close"), std::string::npos);
@@ -289,11 +133,15 @@ TEST_F(hostile, chunked_body_is_never_answered_as_a_request)
 
 TEST_F(hostile, long_target_gets_414_and_many_fields_431)
 {
-    EXPECT_EQ(exchange(request("GET", "/" + std::string(9000, 'a'))).rfind("HTTP/1.1 414", 0), 0U);
+    auto const long_target = exchange(request("GET", "/" + std::string(9000, 'a')));
+    EXPECT_EQ(long_target.bytes.rfind("HTTP/1.1 414", 0), 0U);
+    EXPECT_TRUE(long_target.closed);
     std::string fields;
     for (int i = 0; i < 101; ++i)
         fields += "X-F" + std::to_string(i) + ": v\r\n";
-    EXPECT_EQ(exchange(request("GET", "/", fields)).rfind("HTTP/1.1 431", 0), 0U);
+    auto const many_fields = exchange(request("GET", "/", fields));
+    EXPECT_EQ(many_fields.bytes.rfind("HTTP/1.1 431", 0), 0U);
+    EXPECT_TRUE(many_fields.closed);
 }
 
 class hostile_timeouts : public hostile
@@ -373,8 +221,9 @@ TEST_F(hostile_timeouts, a_body_that_stops_arriving_is_cut_off)
     http_client client{port_, "127.0.0.1", 5s};
     client.send(request("GET", "/", "Content-Length: 10\r\n") + "ab");
     auto const started = std::chrono::steady_clock::now();
-    auto const raw = client.read_until_close();
+    auto const [raw, closed] = client.read_until_close();
     auto const waited = std::chrono::steady_clock::now() - started;
+    EXPECT_TRUE(closed) << "the connection was never cut off";
     EXPECT_EQ(responses_in(raw), 0) << "a request whose body never came was answered: " << raw;
     EXPECT_GE(waited, 900ms);
     EXPECT_LT(waited, 3s);
@@ -418,14 +267,19 @@ TEST_F(hostile_limits, connections_beyond_the_limit_wait_for_a_slot)
     EXPECT_EQ(waiting.read_response().status, 200U);
 }
 
-TEST(descriptor_exhaustion, accept_backs_off_instead_of_spinning)
+/// The daemon with `config` and only 32 descriptors: fewer than a test's clients.
+launch with_32_descriptors(std::filesystem::path const& config)
 {
-    temp_dir dir;
-    auto const config = dir.write("test.toml", test_config());
     launch how;
     how.wrapper = {"prlimit", "--nofile=32:32", "--"};
     how.args = {"--config", config.string()};
-    daemon_process daemon{how};
+    return how;
+}
+
+TEST(descriptor_exhaustion, accept_backs_off_instead_of_spinning)
+{
+    temp_dir dir;
+    daemon_process daemon{with_32_descriptors(dir.write("test.toml", test_config()))};
     auto const port = daemon.wait_for_port();
     std::vector<std::unique_ptr<http_client>> clients;
     for (int i = 0; i < 60; ++i)
@@ -448,6 +302,42 @@ TEST(descriptor_exhaustion, accept_backs_off_instead_of_spinning)
     clients.clear();
     http_client after{port, "127.0.0.1", 5s};
     EXPECT_EQ(after.get("/").status, 200U) << "the daemon did not recover";
+    daemon.signal(SIGTERM);
+    EXPECT_EQ(daemon.wait_exit(), 0);
+}
+
+TEST(descriptor_exhaustion, a_file_that_cannot_be_opened_for_want_of_descriptors_gets_503)
+{
+    temp_dir dir;
+    dir.write("big.bin", std::string(200 * 1024, 'b')); // too large for the file cache
+    auto const config =
+        dir.write("test.toml", test_config("[[route]]\npath = \"/big\"\nfile = \"" +
+                                           (dir.path() / "big.bin").string() + "\"\n"));
+    daemon_process daemon{with_32_descriptors(config)};
+    auto const port = daemon.wait_for_port();
+    // More connections than descriptors: the accepted ones hold every descriptor the daemon
+    // has, so opening the file fails for some of them.
+    std::vector<std::unique_ptr<http_client>> clients;
+    for (int i = 0; i < 40; ++i) {
+        clients.push_back(std::make_unique<http_client>(port, "127.0.0.1", 1s));
+        clients.back()->send(request("HEAD", "/big"));
+    }
+    ASSERT_TRUE(daemon.wait_for_output("accept: "));
+    int unavailable = 0;
+    for (auto& client : clients) {
+        http_response r;
+        try {
+            r = client->read_response(true);
+        } catch (std::runtime_error const&) {
+            break; // still in the backlog: the rest are too
+        }
+        EXPECT_TRUE(r.status == 200U || r.status == 503U) << r.status;
+        if (r.status == 503U) {
+            ++unavailable;
+            EXPECT_EQ(r.header("retry-after"), "1");
+        }
+    }
+    EXPECT_GT(unavailable, 0) << "no request ran into the descriptor limit";
     daemon.signal(SIGTERM);
     EXPECT_EQ(daemon.wait_exit(), 0);
 }

@@ -1,4 +1,4 @@
-#include "hello_async/journal_writer.hpp"
+#include "hello_async/server/journal_writer.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "hello_async/mime_types.hpp"
+#include "hello_async/http/mime_types.hpp"
 
 #include <gtest/gtest.h>
 

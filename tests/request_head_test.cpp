@@ -1,4 +1,4 @@
-#include "hello_async/request_head.hpp"
+#include "hello_async/http/request_head.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "hello_async/request_path.hpp"
+#include "hello_async/http/request_path.hpp"
 
 #include <gtest/gtest.h>
 
@@ -87,26 +87,6 @@ TEST(encode_path, keeps_safe_bytes_and_encodes_the_rest)
     EXPECT_EQ(encode_path("/a b"), "/a%20b");
     EXPECT_EQ(encode_path("/x\r\nSet-Cookie: y"), "/x%0D%0ASet-Cookie:%20y");
     EXPECT_EQ(encode_path("/%"), "/%25");
-}
-
-TEST(escape_for_log, control_bytes_are_escaped)
-{
-    EXPECT_EQ(escape_for_log("GET /\x1b[31m"), "GET /\\x1B[31m");
-    EXPECT_EQ(escape_for_log("a\nb\\"), "a\\x0Ab\\x5C");
-    EXPECT_EQ(escape_for_log("plain"), "plain");
-}
-
-TEST(loggable, clean_text_is_shown_in_place_and_anything_else_escaped)
-{
-    std::string storage;
-    std::string_view const clean{"/index.html?q=1"};
-    auto const shown = loggable(clean, storage);
-    EXPECT_EQ(shown.data(), clean.data()) << "clean text needs no copy";
-    EXPECT_TRUE(storage.empty());
-    for (std::string_view const dirty : {"/a\\b", "/\x7f", "/caf\xc3\xa9", "/\t"}) {
-        EXPECT_EQ(loggable(dirty, storage), escape_for_log(dirty)) << dirty;
-        EXPECT_NE(loggable(dirty, storage), dirty);
-    }
 }
 
 } // namespace

@@ -1,4 +1,4 @@
-#include "hello_async/router.hpp"
+#include "hello_async/http/router.hpp"
 
 #include <gtest/gtest.h>
 
@@ -41,7 +41,7 @@ class routing : public ::testing::Test
                                       "[errors]\n404 = \"404.html\"\n"));
     }
 
-    std::string body_of(response_plan const& plan) const
+    std::string body_of(route_result const& plan) const
     {
         if (plan.file.content)
             return *plan.file.content;

@@ -1,6 +1,6 @@
 // libFuzzer target: any bytes as a config file. It is either accepted or refused with a
 // config_error whose message names the file; nothing else may happen.
-#include "hello_async/config.hpp"
+#include "hello_async/http/config.hpp"
 
 #include <cstdint>
 #include <cstdlib>

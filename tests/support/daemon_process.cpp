@@ -1,6 +1,6 @@
 #include "support/daemon_process.hpp"
 
-#include "hello_async/unique_fd.hpp"
+#include "hello_async/http/unique_fd.hpp"
 
 #include <arpa/inet.h>
 #include <array>
@@ -88,22 +88,41 @@ unsigned short free_port(bool ipv6)
                       : reinterpret_cast<sockaddr_in*>(&storage)->sin_port);
 }
 
-std::string test_config(std::string const& extra, std::string const& limits)
+std::string test_config(test_site const& site)
 {
     return "[server]\n"
-           "listen = [\"127.0.0.1:0\"]\n"
+           "listen = [\"127.0.0.1:" +
+           std::to_string(site.port) +
+           "\"]\n"
            "root = \"" +
            source_www().string() +
            "\"\n"
            "threads = 2\n"
            "log_target = \"stderr\"\n"
            "\n[limits]\n" +
-           limits +
+           site.limits +
            "\n"
            "[[route]]\npath = \"/\"\nfile = \"hello.html\"\n\n"
-           "[[route]]\npath = \"/sleep\"\nfile = \"hello.html\"\ndelay = \"5s\"\n\n"
+           "[[route]]\npath = \"/sleep\"\nfile = \"hello.html\"\ndelay = \"" +
+           site.sleep_delay +
+           "\"\n\n"
            "[errors]\n404 = \"404.html\"\n\n" +
-           extra;
+           site.extra;
+}
+
+std::string test_config(std::string const& extra, std::string const& limits)
+{
+    return test_config(test_site{.extra = extra, .limits = limits});
+}
+
+std::string hello_page()
+{
+    return read_file(source_www() / "hello.html");
+}
+
+std::string not_found_page()
+{
+    return read_file(source_www() / "404.html");
 }
 
 daemon_process::daemon_process(launch const& how)

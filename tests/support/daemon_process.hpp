@@ -98,8 +98,22 @@ struct run_result
 /// A loopback TCP port nobody listens on right now.
 [[nodiscard]] unsigned short free_port(bool ipv6 = false);
 
-/// A config for tests: listens on 127.0.0.1:0, pages from the repository's www/.
+/// What a test's config holds besides the default routes.
+struct test_site
+{
+    std::string extra{};           ///< appended: routes, static dirs, tables
+    std::string limits{};          ///< lines for the [limits] table
+    std::string sleep_delay{"5s"}; ///< the /sleep route's delay: shorter where 5 s is not the point
+    unsigned short port{0};        ///< the listen port on 127.0.0.1; 0: any free one
+};
+
+/// A config for tests: listens on 127.0.0.1, pages from the repository's www/.
+[[nodiscard]] std::string test_config(test_site const& site);
 [[nodiscard]] std::string test_config(std::string const& extra = {},
                                       std::string const& limits = {});
+
+/// The repository's www/hello.html and www/404.html, as the default routes answer them.
+[[nodiscard]] std::string hello_page();
+[[nodiscard]] std::string not_found_page();
 
 } // namespace hello_async::testing

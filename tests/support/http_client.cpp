@@ -97,17 +97,22 @@ http_response http_client::read_response(bool head_request)
     return out;
 }
 
-std::string http_client::read_until_close()
+received_until_close http_client::read_until_close()
 {
+    received_until_close out;
     for (;;) {
         try {
-            if (receive_some() == 0)
+            if (receive_some() == 0) {
+                out.closed = true;
                 break;
-        } catch (std::runtime_error const&) {
-            break; // a reset or a timeout ends it too; the caller checks what arrived
+            }
+        } catch (std::runtime_error const& e) {
+            // A reset is the server closing too; a timeout is not.
+            out.closed = std::string_view{e.what()}.find("Connection reset") != std::string::npos;
+            break;
         }
     }
-    std::string out{static_cast<char const*>(buffer_.data().data()), buffer_.size()};
+    out.bytes.assign(static_cast<char const*>(buffer_.data().data()), buffer_.size());
     buffer_.consume(buffer_.size());
     return out;
 }
@@ -117,7 +122,7 @@ bool http_client::peer_closed()
     try {
         return receive_some() == 0;
     } catch (std::runtime_error const& e) {
-        return std::string{e.what()}.find("Connection reset") != std::string::npos;
+        return std::string_view{e.what()}.find("Connection reset") != std::string::npos;
     }
 }
 

@@ -25,6 +25,13 @@ struct http_response
     [[nodiscard]] bool has(std::string const& name) const { return headers.contains(name); }
 };
 
+/// What arrived on a connection until the server closed it, or until the client gave up.
+struct received_until_close
+{
+    std::string bytes;
+    bool closed{false}; ///< the server closed (EOF or reset); false: the client timed out
+};
+
 /// "GET /path HTTP/1.1" with Host and the given extra header lines (each ending in \r\n).
 [[nodiscard]] std::string
 request(std::string_view method, std::string_view target, std::string_view extra_headers = {});
@@ -41,8 +48,8 @@ class http_client
     void send(std::string_view bytes);
     /// Reads one response; `head_request` when it answers a HEAD (no body follows).
     [[nodiscard]] http_response read_response(bool head_request = false);
-    /// Everything until the server closes (or the timeout).
-    [[nodiscard]] std::string read_until_close();
+    /// Everything until the server closes, or the timeout passes: the result says which.
+    [[nodiscard]] received_until_close read_until_close();
     /// True when the server has closed the connection (EOF or reset) rather than sending more
     /// or staying silent until the timeout.
     [[nodiscard]] bool peer_closed();

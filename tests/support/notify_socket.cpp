@@ -66,9 +66,9 @@ void notify_socket::drain()
     }
 }
 
-int notify_socket::index_of(std::string const& text) const
+int notify_socket::index_of(std::string const& text, std::size_t from) const
 {
-    for (std::size_t i = 0; i < messages_.size(); ++i) {
+    for (std::size_t i = from; i < messages_.size(); ++i) {
         if (messages_[i].find(text) != std::string::npos)
             return static_cast<int>(i);
     }

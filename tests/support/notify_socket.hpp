@@ -24,8 +24,8 @@ class notify_socket
     /// Reads whatever has arrived, without waiting.
     void drain();
     [[nodiscard]] std::vector<std::string> const& messages() const { return messages_; }
-    /// Index of the first message containing `text`, or -1.
-    [[nodiscard]] int index_of(std::string const& text) const;
+    /// Index of the first message at or after `from` containing `text`, or -1.
+    [[nodiscard]] int index_of(std::string const& text, std::size_t from = 0) const;
 
   private:
     bool receive(std::chrono::milliseconds timeout);

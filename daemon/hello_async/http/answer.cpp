@@ -1,0 +1,273 @@
+#include "hello_async/http/answer.hpp"
+
+#include "hello_async/http/accept_encoding.hpp"
+#include "hello_async/http/etag.hpp"
+#include "hello_async/http/http_date.hpp"
+#include "hello_async/http/preconditions.hpp"
+#include "hello_async/http/ranges.hpp"
+#include "hello_async/http/request_path.hpp"
+
+#include <optional>
+
+namespace hello_async {
+namespace {
+
+namespace http = boost::beast::http;
+
+std::optional<std::string_view> field_of(request_head const& request, http::field name)
+{
+    auto const it = request.find(name);
+    if (it == request.end())
+        return std::nullopt;
+    return std::string_view{it->value()};
+}
+
+response_text& text_of(response_plan& plan)
+{
+    if (!plan.text)
+        plan.text = std::make_unique<response_text>();
+    return *plan.text;
+}
+
+/// A plan that so far holds only what the connection decided.
+response_plan plan_for(answer_terms terms, bool must_close)
+{
+    response_plan plan;
+    plan.must_close = must_close;
+    plan.head.keep_alive = terms.keep_alive && !must_close;
+    plan.head.client_is_http10 = terms.client_is_http10;
+    return plan;
+}
+
+/// The same connection terms, without anything a resource had put into the plan: for an error
+/// page replacing that resource.
+response_plan fresh_plan(response_plan const& old)
+{
+    response_plan plan;
+    plan.must_close = old.must_close;
+    plan.head.keep_alive = old.head.keep_alive;
+    plan.head.client_is_http10 = old.head.client_is_http10;
+    return plan;
+}
+
+/// The part of a file a response carries.
+struct body_span
+{
+    std::uint64_t offset{0};
+    std::uint64_t length{0};
+};
+
+body_span whole_file(route_result const& result)
+{
+    return {0, result.file.size};
+}
+
+/// Completes `plan` with the status, fields and body of a routing result; `span` of its file,
+/// or its built-in page.
+response_plan with_body(route_result result, body_span span, bool head_request, response_plan plan)
+{
+    auto& head = plan.head;
+    head.status = result.status;
+    head.content_type = result.content_type;
+    head.allow = result.allow;
+    head.retry_after = result.retry_after;
+    if (!result.location.empty()) {
+        auto& text = text_of(plan);
+        text.location = std::move(result.location);
+        head.location = text.location;
+    }
+    bool const has_file = result.file.has_body();
+    head.content_length = has_file ? span.length : result.built_in_body.size();
+    plan.send_body = !head_request;
+    if (result.status == 204 || result.status == 304) {
+        head.omit_content_length = true; // RFC 9110 §8.6: no body, and no length to claim
+        head.content_type = {};
+        plan.send_body = false;
+    }
+    auto& body = plan.body;
+    if (!has_file) {
+        body.bytes = std::move(result.built_in_body);
+        body.length = body.bytes.size();
+        return plan;
+    }
+    // Kept even when no body is sent: a cached file's validators in the head point into it.
+    body.cached = std::move(result.file.content);
+    body.file = std::move(result.file.fd);
+    body.offset = span.offset;
+    body.length = span.length;
+    return plan;
+}
+
+conditions conditions_of(request_head const& request)
+{
+    return {field_of(request, http::field::if_match), field_of(request, http::field::if_none_match),
+            field_of(request, http::field::if_modified_since),
+            field_of(request, http::field::if_unmodified_since)};
+}
+
+/// Puts the representation's validators and metadata into the head (RFC 9110 §8.8).
+void describe_representation(route_result const& resource, response_plan& plan)
+{
+    auto const& file = resource.file;
+    auto& head = plan.head;
+    if (!file.cached_etag.empty() && resource.content_coding.empty()) {
+        head.etag = file.cached_etag;
+        head.last_modified = file.cached_last_modified;
+    } else {
+        auto& text = text_of(plan);
+        text.etag = make_etag(file.inode, file.size, file.mtime, resource.content_coding);
+        text.last_modified = format_http_date(file.mtime.tv_sec);
+        head.etag = text.etag;
+        head.last_modified = text.last_modified;
+    }
+    head.accept_ranges = true;
+    head.content_encoding = resource.content_coding;
+    head.vary_accept_encoding = resource.varies_by_encoding;
+    head.cache_control = resource.cache_control;
+}
+
+/// 206 for one satisfiable range, 416 for none, else the whole representation (RFC 9110 §14).
+response_plan plan_range(router const& routes,
+                         request_head const& request,
+                         std::string_view range,
+                         route_result resource,
+                         response_plan plan)
+{
+    auto const& file = resource.file;
+    auto const wanted = evaluate_range(range, field_of(request, http::field::if_range),
+                                       plan.head.etag, file.mtime.tv_sec, file.size);
+    switch (wanted.result) {
+    case range_request::outcome::full:
+        break;
+    case range_request::outcome::partial: {
+        resource.status = 206;
+        auto& text = text_of(plan);
+        text.content_range = "bytes " + std::to_string(wanted.range.first) + "-" +
+                             std::to_string(wanted.range.last) + "/" + std::to_string(file.size);
+        plan.head.content_range = text.content_range;
+        body_span const span{wanted.range.first, wanted.range.length()};
+        return with_body(std::move(resource), span, false, std::move(plan));
+    }
+    case range_request::outcome::unsatisfiable: {
+        auto page = routes.error(416);
+        auto refused = fresh_plan(plan);
+        auto& text = text_of(refused);
+        text.content_range = "bytes */" + std::to_string(file.size);
+        refused.head.content_range = text.content_range;
+        auto const span = whole_file(page);
+        return with_body(std::move(page), span, false, std::move(refused));
+    }
+    }
+    auto const span = whole_file(resource);
+    return with_body(std::move(resource), span, false, std::move(plan));
+}
+
+/// Validators, preconditions and ranges for a resource's representation (RFC 9110 §8.8, §13,
+/// §14).
+response_plan plan_resource(router const& routes,
+                            request_head const& request,
+                            route_result resource,
+                            response_plan plan)
+{
+    describe_representation(resource, plan);
+    auto const method = request.method();
+    bool const get_or_head = method == http::verb::get || method == http::verb::head;
+    bool const head_request = method == http::verb::head;
+    switch (evaluate_preconditions(conditions_of(request), get_or_head, plan.head.etag,
+                                   resource.file.mtime.tv_sec))
+    {
+    case precondition::not_modified: {
+        resource.status = 304;
+        auto const span = whole_file(resource);
+        return with_body(std::move(resource), span, true, std::move(plan));
+    }
+    case precondition::failed: {
+        auto page = routes.error(412);
+        auto const span = whole_file(page);
+        return with_body(std::move(page), span, head_request, fresh_plan(plan));
+    }
+    case precondition::proceed:
+        break;
+    }
+    if (auto const range = field_of(request, http::field::range);
+        range && method == http::verb::get)
+        return plan_range(routes, request, *range, std::move(resource), std::move(plan));
+    auto const span = whole_file(resource);
+    return with_body(std::move(resource), span, head_request, std::move(plan));
+}
+
+/// A routing result, and whether the request was too broken to keep the connection for.
+struct routing
+{
+    route_result result;
+    bool must_close{false};
+};
+
+routing route_request(router const& routes, request_head const& request)
+{
+    auto const method = request.method();
+    std::string_view const target = request.target();
+    if (request.version() != 10 && request.version() != 11)
+        return {routes.error(505), true};
+    if (method == http::verb::unknown)
+        return {routes.error(501), false};
+    if (target == "*") {
+        if (method != http::verb::options)
+            return {routes.error(400), true};
+        route_result options;
+        options.status = 204;
+        options.allow = router::server_allow();
+        return {std::move(options), false};
+    }
+    auto const normalized = normalize_target(target);
+    switch (normalized.result) {
+    case normalized_target::outcome::ok:
+        break;
+    case normalized_target::outcome::nul_byte:
+        return {routes.error(404), false};
+    case normalized_target::outcome::bad_request:
+        return {routes.error(400), true};
+    }
+    resource_request const resource{
+        method, normalized.path,
+        parse_accept_encoding(field_of(request, http::field::accept_encoding))};
+    return {routes.route(resource), false};
+}
+
+response_plan
+answer_unless_delayed(site const& site, request_head const& request, answer_terms terms, bool delay)
+{
+    auto routed = route_request(site.routes, request);
+    if (delay && routed.result.delay.count() > 0) {
+        response_plan later;
+        later.delay = routed.result.delay;
+        return later;
+    }
+    auto plan = plan_for(terms, routed.must_close);
+    if (routed.result.is_resource)
+        return plan_resource(site.routes, request, std::move(routed.result), std::move(plan));
+    auto const span = whole_file(routed.result);
+    return with_body(std::move(routed.result), span, request.method() == http::verb::head,
+                     std::move(plan));
+}
+
+} // namespace
+
+response_plan answer(site const& site, request_head const& request, answer_terms terms)
+{
+    return answer_unless_delayed(site, request, terms, true);
+}
+
+response_plan answer_after_delay(site const& site, request_head const& request, answer_terms terms)
+{
+    return answer_unless_delayed(site, request, terms, false);
+}
+
+response_plan answer_refusal(site const& site, unsigned status)
+{
+    auto page = site.routes.error(status);
+    auto const span = whole_file(page);
+    return with_body(std::move(page), span, false, plan_for({false, false}, true));
+}
+
+} // namespace hello_async

@@ -1,0 +1,576 @@
+#include "hello_async/http/config.hpp"
+
+#include <boost/asio/ip/address.hpp>
+#include <toml++/toml.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <fcntl.h>
+#include <fstream>
+#include <limits>
+#include <set>
+#include <sstream>
+#include <sys/stat.h>
+#include <system_error>
+#include <unistd.h>
+
+namespace hello_async {
+namespace {
+
+namespace fs = std::filesystem;
+namespace ip = boost::asio::ip;
+
+/// Builds "FILE:LINE:COLUMN: KEY: problem" messages for one config file.
+class diagnostics
+{
+  public:
+    explicit diagnostics(fs::path source)
+        : source_{std::move(source)}
+    {}
+
+    [[noreturn]] void
+    fail(toml::source_region const& where, std::string_view key, std::string_view problem) const
+    {
+        std::ostringstream out;
+        out << source_.string() << ':' << where.begin.line;
+        if (where.begin.column != 0)
+            out << ':' << where.begin.column;
+        out << ": " << key << ": " << problem;
+        throw config_error{out.str()};
+    }
+
+    [[nodiscard]] fs::path const& source() const { return source_; }
+
+  private:
+    fs::path source_;
+};
+
+/// "a string", "an integer", ...: what a config error says it found.
+std::string type_name(toml::node const& node)
+{
+    using type = toml::node_type;
+    constexpr std::array<std::pair<type, std::string_view>, 6> names{{
+        {type::string, "a string"},
+        {type::integer, "an integer"},
+        {type::floating_point, "a float"},
+        {type::boolean, "a boolean"},
+        {type::array, "an array"},
+        {type::table, "a table"},
+    }};
+    for (auto const& [t, name] : names) {
+        if (node.type() == t)
+            return std::string{name};
+    }
+    return "a date or time";
+}
+
+/// Walks one table: each key is taken at most once, and whatever is left is an unknown key.
+class table_reader
+{
+  public:
+    table_reader(diagnostics const& diag, toml::table const& table, std::string prefix)
+        : diag_{diag}
+        , table_{table}
+        , prefix_{std::move(prefix)}
+    {}
+
+    [[nodiscard]] std::string key_path(std::string_view key) const
+    {
+        return prefix_.empty() ? std::string{key} : prefix_ + "." + std::string{key};
+    }
+
+    [[nodiscard]] toml::node const* find(std::string_view key)
+    {
+        seen_.emplace(key);
+        return table_.get(key);
+    }
+
+    [[noreturn]] void fail(std::string_view key, std::string_view problem) const
+    {
+        auto const* node = table_.get(key);
+        diag_.fail(node != nullptr ? node->source() : table_.source(), key_path(key), problem);
+    }
+
+    [[nodiscard]] std::optional<std::string> string(std::string_view key)
+    {
+        return scalar<std::string>(key, "a string");
+    }
+
+    [[nodiscard]] std::string required_string(std::string_view key)
+    {
+        auto value = string(key);
+        if (!value)
+            diag_.fail(table_.source(), key_path(key), "missing (required)");
+        return *value;
+    }
+
+    [[nodiscard]] std::optional<bool> boolean(std::string_view key)
+    {
+        return scalar<bool>(key, "true or false");
+    }
+
+    [[nodiscard]] std::optional<std::int64_t>
+    integer(std::string_view key, std::int64_t min, std::int64_t max)
+    {
+        auto const found = scalar<std::int64_t>(key, "an integer");
+        if (!found)
+            return std::nullopt;
+        auto const value = *found;
+        if (value < min || value > max) {
+            fail(key, "out of range: " + std::to_string(value) + " (allowed " +
+                          std::to_string(min) + " to " + std::to_string(max) + ")");
+        }
+        return value;
+    }
+
+    [[nodiscard]] std::optional<std::chrono::milliseconds> duration(std::string_view key)
+    {
+        auto const text = string(key);
+        if (!text)
+            return std::nullopt;
+        auto const value = parse_duration(*text);
+        if (!value) {
+            fail(key, "bad duration \"" + *text +
+                          R"(": expected a whole number followed by ms, s, m or h, e.g. "5s")");
+        }
+        return value;
+    }
+
+    [[nodiscard]] std::optional<std::vector<std::string>> strings(std::string_view key)
+    {
+        auto const* node = find(key);
+        if (node == nullptr)
+            return std::nullopt;
+        auto const* array = node->as_array();
+        if (array == nullptr)
+            fail(key, "expected an array of strings, found " + type_name(*node));
+        std::vector<std::string> out;
+        for (auto const& element : *array) {
+            if (!element.is_string()) {
+                diag_.fail(element.source(), key_path(key),
+                           "expected an array of strings, found " + type_name(element) + " in it");
+            }
+            out.push_back(element.as_string()->get());
+        }
+        return out;
+    }
+
+    [[nodiscard]] toml::table const* subtable(std::string_view key)
+    {
+        auto const* node = find(key);
+        if (node == nullptr)
+            return nullptr;
+        if (!node->is_table())
+            fail(key, "expected a table, found " + type_name(*node));
+        return node->as_table();
+    }
+
+    /// Refuses any key that no reader asked for (a typo must not be silently ignored).
+    void reject_unknown() const
+    {
+        for (auto const& [key, node] : table_) {
+            if (!seen_.contains(key.str()))
+                diag_.fail(key.source(), key_path(key.str()), "unknown key");
+        }
+    }
+
+  private:
+    /// A key's value of TOML type T, nullopt when absent; `expected` names T in the error.
+    template <class T>
+    [[nodiscard]] std::optional<T> scalar(std::string_view key, std::string_view expected)
+    {
+        auto const* node = find(key);
+        if (node == nullptr)
+            return std::nullopt;
+        auto const* value = node->as<T>();
+        if (value == nullptr)
+            fail(key, "expected " + std::string{expected} + ", found " + type_name(*node));
+        return value->get();
+    }
+
+    diagnostics const& diag_;
+    toml::table const& table_;
+    std::string prefix_;
+    std::set<std::string, std::less<>> seen_;
+};
+
+fs::path resolve(fs::path const& base, std::string const& value)
+{
+    fs::path const p{value};
+    return (p.is_absolute() ? p : base / p).lexically_normal();
+}
+
+/// Empty when `path` can be opened for reading as a regular file, else why not.
+std::string check_readable_file(fs::path const& path)
+{
+    int const fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return "cannot open " + path.string() + ": " + errno_text(errno);
+    struct stat st
+    {
+    };
+    int const rc = ::fstat(fd, &st);
+    ::close(fd);
+    if (rc != 0 || !S_ISREG(st.st_mode))
+        return path.string() + " is not a regular file";
+    return {};
+}
+
+std::string check_readable_dir(fs::path const& path)
+{
+    int const fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return "cannot open directory " + path.string() + ": " + errno_text(errno);
+    ::close(fd);
+    return {};
+}
+
+void read_server(table_reader& in, config& cfg, fs::path const& config_dir)
+{
+    if (auto listen = in.strings("listen")) {
+        if (listen->empty())
+            in.fail("listen", "must name at least one address");
+        for (auto const& text : *listen) {
+            auto const endpoint = parse_listen_address(text);
+            if (!endpoint) {
+                in.fail("listen",
+                        "bad address \"" + text + R"(": expected "HOST:PORT" or "[IPV6]:PORT")");
+            }
+            cfg.server.listen.push_back(*endpoint);
+        }
+    }
+    if (auto root = in.string("root"))
+        cfg.server.root = resolve(config_dir, *root);
+    if (auto threads = in.integer("threads", 0, 1024))
+        cfg.server.threads = static_cast<unsigned>(*threads);
+    if (auto access_log = in.boolean("access_log"))
+        cfg.server.access_log = *access_log;
+    if (auto word = in.string("log_target")) {
+        if (auto const target = parse_log_target(*word)) {
+            cfg.server.log = *target;
+        } else {
+            in.fail("log_target", R"(expected "auto", "journal" or "stderr")");
+        }
+    }
+    if (auto name = in.string("socket_name")) {
+        if (name->empty())
+            in.fail("socket_name", "must not be empty");
+        cfg.server.socket_name = *name;
+    }
+    in.reject_unknown();
+}
+
+void read_limits(table_reader& in, limits& lim)
+{
+    constexpr std::int64_t max_i64 = std::numeric_limits<std::int64_t>::max();
+    auto positive_duration = [&in](std::string_view key, std::chrono::milliseconds& out) {
+        if (auto value = in.duration(key)) {
+            if (value->count() <= 0)
+                in.fail(key, "must be longer than 0");
+            out = *value;
+        }
+    };
+    positive_duration("header_timeout", lim.header_timeout);
+    positive_duration("keepalive_timeout", lim.keepalive_timeout);
+    positive_duration("body_timeout", lim.body_timeout);
+    positive_duration("send_timeout", lim.send_timeout);
+    if (auto value = in.duration("shutdown_grace"))
+        lim.shutdown_grace = *value;
+    // Beast needs room for at least a request line; 1 GiB is far beyond any sane head.
+    if (auto value = in.integer("header_bytes", 256, 1 << 30))
+        lim.header_bytes = static_cast<std::uint32_t>(*value);
+    if (auto value = in.integer("uri_bytes", 1, 1 << 30))
+        lim.uri_bytes = static_cast<std::size_t>(*value);
+    if (auto value = in.integer("header_fields", 1, 1 << 20))
+        lim.header_fields = static_cast<std::size_t>(*value);
+    if (auto value = in.integer("body_bytes", 0, max_i64))
+        lim.body_bytes = static_cast<std::uint64_t>(*value);
+    if (auto value = in.integer("max_connections", 1, 1 << 24))
+        lim.max_connections = static_cast<std::size_t>(*value);
+    if (auto value = in.integer("max_requests_per_connection", 1, max_i64))
+        lim.max_requests_per_connection = static_cast<std::size_t>(*value);
+    in.reject_unknown();
+}
+
+bool valid_url_path(std::string_view path)
+{
+    if (path.empty() || path.front() != '/')
+        return false;
+    return std::none_of(path.begin(), path.end(), [](char c) {
+        auto const u = static_cast<unsigned char>(c);
+        return u <= 0x20 || u == 0x7f || c == '?' || c == '#' || c == '%';
+    });
+}
+
+/// An optional string that becomes a header field value as it is.
+std::string header_value(table_reader& in, std::string_view key)
+{
+    auto value = in.string(key);
+    if (!value)
+        return {};
+    bool const printable = std::all_of(value->begin(), value->end(), [](char c) {
+        auto const u = static_cast<unsigned char>(c);
+        return u >= 0x20 && u != 0x7f;
+    });
+    if (value->empty() || !printable)
+        in.fail(key, "must be a non-empty header value without control bytes");
+    return *value;
+}
+
+/// A required URL path (a route's path, a static prefix) that needs no decoding to match.
+std::string url_path(table_reader& in, std::string_view key)
+{
+    auto path = in.required_string(key);
+    if (!valid_url_path(path)) {
+        in.fail(key,
+                "\"" + path +
+                    "\" must start with '/' and hold no spaces, control bytes, '%', '?' or '#'");
+    }
+    return path;
+}
+
+route_config read_route(table_reader& in, fs::path const& root)
+{
+    route_config route;
+    route.path = url_path(in, "path");
+    auto const file = in.required_string("file");
+    route.file = resolve(root, file);
+    if (auto problem = check_readable_file(route.file); !problem.empty())
+        in.fail("file", problem);
+    if (auto status = in.integer("status", 200, 599))
+        route.status = static_cast<unsigned>(*status);
+    if (auto delay = in.duration("delay")) {
+        if (delay->count() < 0)
+            in.fail("delay", "must not be negative");
+        route.delay = *delay;
+    }
+    if (auto methods = in.strings("methods")) {
+        if (methods->empty())
+            in.fail("methods", "must name at least one method");
+        route.methods = method_set::none;
+        for (auto const& m : *methods) {
+            if (m == "GET") {
+                route.methods = route.methods | method_set::get | method_set::head;
+            } else if (m == "HEAD") {
+                route.methods = route.methods | method_set::head;
+            } else if (m == "POST") {
+                route.methods = route.methods | method_set::post;
+            } else {
+                in.fail("methods", "unsupported method \"" + m + "\" (GET, HEAD or POST)");
+            }
+        }
+    }
+    route.content_type = header_value(in, "content_type");
+    route.cache_control = header_value(in, "cache_control");
+    in.reject_unknown();
+    return route;
+}
+
+static_config read_static(table_reader& in, fs::path const& config_dir)
+{
+    static_config st;
+    st.prefix = url_path(in, "prefix");
+    if (st.prefix.back() != '/')
+        st.prefix.push_back('/');
+    st.dir = resolve(config_dir, in.required_string("dir"));
+    if (auto problem = check_readable_dir(st.dir); !problem.empty())
+        in.fail("dir", problem);
+    if (auto index = in.string("index")) {
+        if (index->empty() || index->find('/') != std::string::npos || *index == "." ||
+            *index == "..")
+            in.fail("index", "must be a plain file name");
+        st.index = *index;
+    }
+    st.cache_control = header_value(in, "cache_control");
+    in.reject_unknown();
+    return st;
+}
+
+void read_errors(diagnostics const& diag, toml::table const& table, config& cfg)
+{
+    for (auto const& [key, node] : table) {
+        auto const name = std::string{key.str()};
+        unsigned status = 0;
+        auto const [end, ec] = std::from_chars(name.data(), name.data() + name.size(), status);
+        if (ec != std::errc{} || end != name.data() + name.size() || status < 400 || status > 599)
+            diag.fail(key.source(), "errors." + name, "expected an HTTP error status (400-599)");
+        if (!node.is_string()) {
+            diag.fail(node.source(), "errors." + name,
+                      "expected a file name string, found " + type_name(node));
+        }
+        auto const path = resolve(cfg.server.root, node.as_string()->get());
+        if (auto problem = check_readable_file(path); !problem.empty())
+            diag.fail(node.source(), "errors." + name, problem);
+        cfg.error_pages[status] = path;
+    }
+}
+
+/// Gives every [[route]] or [[static]] element its own reader with a "route[N]" key prefix.
+template <class Fn>
+void for_each_table_in(diagnostics const& diag, table_reader& top, std::string_view key, Fn&& fn)
+{
+    auto const* node = top.find(key);
+    if (node == nullptr)
+        return;
+    auto const* array = node->as_array();
+    if (array == nullptr)
+        top.fail(key, "expected [[" + std::string{key} + "]] tables, found " + type_name(*node));
+    std::size_t index = 0;
+    for (auto const& element : *array) {
+        ++index;
+        auto const* table = element.as_table();
+        auto const name = std::string{key} + "[" + std::to_string(index) + "]";
+        if (table == nullptr)
+            diag.fail(element.source(), name, "expected a table, found " + type_name(element));
+        table_reader reader{diag, *table, name};
+        fn(reader);
+    }
+}
+
+} // namespace
+
+std::string errno_text(int error)
+{
+    return std::generic_category().message(error);
+}
+
+std::optional<log_target> parse_log_target(std::string_view word)
+{
+    if (word == "auto")
+        return log_target::automatic;
+    if (word == "journal")
+        return log_target::journal;
+    if (word == "stderr")
+        return log_target::stderr_stream;
+    return std::nullopt;
+}
+
+std::optional<std::chrono::milliseconds> parse_duration(std::string_view text)
+{
+    std::int64_t number = 0;
+    auto const [end, ec] = std::from_chars(text.data(), text.data() + text.size(), number);
+    if (ec != std::errc{} || end == text.data() || number < 0)
+        return std::nullopt;
+    std::string_view const unit{end, static_cast<std::size_t>(text.data() + text.size() - end)};
+    std::int64_t scale = 0;
+    if (unit == "ms") {
+        scale = 1;
+    } else if (unit == "s") {
+        scale = 1000;
+    } else if (unit == "m") {
+        scale = std::int64_t{60} * 1000;
+    } else if (unit == "h") {
+        scale = std::int64_t{60} * 60 * 1000;
+    } else {
+        return std::nullopt;
+    }
+    // A year is more than any timeout needs and keeps every later addition far from overflow.
+    constexpr std::int64_t max_ms = std::int64_t{366} * 24 * 60 * 60 * 1000;
+    if (number > max_ms / scale)
+        return std::nullopt;
+    return std::chrono::milliseconds{number * scale};
+}
+
+std::optional<ip::tcp::endpoint> parse_listen_address(std::string_view text)
+{
+    auto const colon = text.rfind(':');
+    if (colon == std::string_view::npos)
+        return std::nullopt;
+    auto host = text.substr(0, colon);
+    auto const port_text = text.substr(colon + 1);
+    unsigned port = 0;
+    auto const [end, ec] =
+        std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+    if (ec != std::errc{} || end != port_text.data() + port_text.size() || port > 65535 ||
+        port_text.empty())
+        return std::nullopt;
+    ip::address address;
+    if (host.empty() || host == "*") {
+        address = ip::address_v6::any();
+    } else {
+        if (host.front() == '[') {
+            if (host.size() < 2 || host.back() != ']')
+                return std::nullopt;
+            host = host.substr(1, host.size() - 2);
+        } else if (host.find(':') != std::string_view::npos) {
+            return std::nullopt; // an IPv6 address needs brackets to separate the port
+        }
+        boost::system::error_code bad;
+        address = ip::make_address(std::string{host}, bad);
+        if (bad)
+            return std::nullopt;
+    }
+    return ip::tcp::endpoint{address, static_cast<unsigned short>(port)};
+}
+
+config parse_config(std::string_view text, fs::path const& source)
+{
+    diagnostics const diag{source};
+    toml::table document;
+    try {
+        document = toml::parse(text, source.string());
+    } catch (toml::parse_error const& e) {
+        diag.fail(e.source(), "syntax", e.description());
+    }
+
+    config cfg;
+    cfg.source = fs::absolute(source).lexically_normal();
+    auto const config_dir = cfg.source.parent_path();
+    cfg.server.root = config_dir;
+    cfg.server.listen.emplace_back(ip::address_v6::any(), default_port);
+
+    table_reader top{diag, document, ""};
+    if (auto const* server = top.subtable("server")) {
+        table_reader in{diag, *server, "server"};
+        cfg.server.listen.clear();
+        read_server(in, cfg, config_dir);
+        if (cfg.server.listen.empty())
+            cfg.server.listen.emplace_back(ip::address_v6::any(), default_port);
+    }
+    if (auto problem = check_readable_dir(cfg.server.root); !problem.empty()) {
+        auto const* server = document["server"].as_table();
+        auto const* root = server != nullptr ? server->get("root") : nullptr;
+        diag.fail(root != nullptr ? root->source() : document.source(), "server.root", problem);
+    }
+    if (auto const* lim = top.subtable("limits")) {
+        table_reader in{diag, *lim, "limits"};
+        read_limits(in, cfg.limits);
+    }
+    for_each_table_in(diag, top, "route", [&](table_reader& in) {
+        auto route = read_route(in, cfg.server.root);
+        bool const duplicate = std::any_of(cfg.routes.begin(), cfg.routes.end(),
+                                           [&](auto const& r) { return r.path == route.path; });
+        if (duplicate)
+            in.fail("path", "duplicate route \"" + route.path + "\"");
+        cfg.routes.push_back(std::move(route));
+    });
+    for_each_table_in(diag, top, "static", [&](table_reader& in) {
+        auto st = read_static(in, config_dir);
+        bool const duplicate = std::any_of(cfg.statics.begin(), cfg.statics.end(),
+                                           [&](auto const& s) { return s.prefix == st.prefix; });
+        if (duplicate)
+            in.fail("prefix", "duplicate static prefix \"" + st.prefix + "\"");
+        cfg.statics.push_back(std::move(st));
+    });
+    if (auto const* errors = top.subtable("errors"))
+        read_errors(diag, *errors, cfg);
+    top.reject_unknown();
+    return cfg;
+}
+
+config load_config(fs::path const& path)
+{
+    std::ifstream in{path, std::ios::binary};
+    if (!in)
+        throw config_error{path.string() + ": cannot open: " + errno_text(errno)};
+    std::ostringstream text;
+    text << in.rdbuf();
+    if (in.bad())
+        throw config_error{path.string() + ": cannot read: " + errno_text(errno)};
+    return parse_config(text.str(), path);
+}
+
+} // namespace hello_async

@@ -1,0 +1,118 @@
+#pragma once
+
+#include "hello_async/http/limits.hpp"
+
+#include <boost/asio/ip/tcp.hpp>
+
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace hello_async {
+
+/// A config file that cannot be used; what() reads "FILE:LINE:COLUMN: KEY: problem".
+class config_error : public std::runtime_error
+{
+  public:
+    using std::runtime_error::runtime_error;
+};
+
+/// Methods a route may answer. HEAD is always allowed where GET is (RFC 9110 §9.3.2).
+enum class method_set : unsigned
+{
+    none = 0,
+    get = 1U << 0U,
+    head = 1U << 1U,
+    post = 1U << 2U,
+};
+
+constexpr method_set operator|(method_set a, method_set b)
+{
+    return static_cast<method_set>(static_cast<unsigned>(a) | static_cast<unsigned>(b));
+}
+
+constexpr bool contains(method_set set, method_set m)
+{
+    return (static_cast<unsigned>(set) & static_cast<unsigned>(m)) != 0;
+}
+
+/// One [[route]]: an exact path answered with one file.
+struct route_config
+{
+    std::string path;
+    std::filesystem::path file; ///< absolute once loaded
+    unsigned status{200};
+    std::chrono::milliseconds delay{0};
+    method_set methods{method_set::get | method_set::head};
+    std::string content_type;  ///< empty: from the file extension
+    std::string cache_control; ///< empty: no Cache-Control header
+};
+
+/// One [[static]]: a directory served under a URL prefix.
+struct static_config
+{
+    std::string prefix;        ///< always ends in '/'
+    std::filesystem::path dir; ///< absolute once loaded
+    std::string index{"index.html"};
+    std::string cache_control; ///< empty: no Cache-Control header
+};
+
+/// Where log lines go.
+enum class log_target
+{
+    automatic, ///< the journal when stderr is connected to it, else stderr
+    journal,
+    stderr_stream,
+};
+
+/// "auto", "journal" or "stderr", as the config file and the command line spell them.
+[[nodiscard]] std::optional<log_target> parse_log_target(std::string_view word);
+
+/// The port served when the config names no listen address, as the shipped socket unit does.
+constexpr unsigned short default_port = 7878;
+
+/// The [server] table.
+struct server_config
+{
+    std::vector<boost::asio::ip::tcp::endpoint> listen;
+    std::filesystem::path root;
+    unsigned threads{0}; ///< 0: one per CPU
+    bool access_log{true};
+    log_target log{log_target::automatic};
+    std::string socket_name{"http"}; ///< FileDescriptorName= of the socket unit
+};
+
+/// Everything read from one config file, with every path made absolute.
+struct config
+{
+    std::filesystem::path source;
+    server_config server;
+    struct limits limits;
+    std::vector<route_config> routes;
+    std::vector<static_config> statics;
+    std::map<unsigned, std::filesystem::path> error_pages;
+};
+
+/// strerror's text for `error`, without strerror's shared buffer (a reload runs beside the I/O
+/// threads).
+[[nodiscard]] std::string errno_text(int error);
+
+/// Reads and validates a config file; throws config_error naming file, line and key.
+[[nodiscard]] config load_config(std::filesystem::path const& path);
+
+/// Parses config text as if read from `source` (relative paths resolve against its directory).
+[[nodiscard]] config parse_config(std::string_view text, std::filesystem::path const& source);
+
+/// "250ms", "5s", "2m", "1h"; nullopt when malformed.
+[[nodiscard]] std::optional<std::chrono::milliseconds> parse_duration(std::string_view text);
+
+/// "[::]:7878", "127.0.0.1:80", "*:7878"; nullopt when malformed.
+[[nodiscard]] std::optional<boost::asio::ip::tcp::endpoint>
+parse_listen_address(std::string_view text);
+
+} // namespace hello_async

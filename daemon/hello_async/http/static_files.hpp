@@ -1,0 +1,71 @@
+#pragma once
+
+#include "hello_async/http/unique_fd.hpp"
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <sys/stat.h>
+
+namespace hello_async {
+
+/// A regular file with the metadata a response needs: open, or (small files) its content from
+/// the per-thread cache.
+struct open_file
+{
+    unique_fd fd;
+    std::shared_ptr<std::string const> content; ///< set instead of fd for a cached small file
+    /// A cached file's validators, made once when it was read; views kept alive by `content`.
+    std::string_view cached_etag;
+    std::string_view cached_last_modified;
+    std::uint64_t size{0};
+    dev_t device{0};
+    struct timespec mtime
+    {
+    };
+    ino_t inode{0};
+
+    [[nodiscard]] bool has_body() const { return static_cast<bool>(fd) || content != nullptr; }
+};
+
+/// What an attempt to open a file for a response came to.
+struct file_lookup
+{
+    enum class outcome
+    {
+        found,
+        not_found,    ///< missing, or a name no file can have
+        forbidden,    ///< exists but may not be served: unreadable, a device, or escapes the root
+        is_directory, ///< the caller decides between an index file and a redirect
+        out_of_descriptors, ///< EMFILE or ENFILE: the server's problem, and a passing one
+    };
+    outcome result{outcome::not_found};
+    open_file file;
+};
+
+/// Opens `relative` below the directory `dir_fd` with openat2(RESOLVE_BENEATH): no "..", absolute
+/// symlink or symlink chain can reach a file outside that directory.
+///
+/// Files up to 64 KiB come from a per-thread cache instead, with their validators. Each request
+/// checks the cached file's own descriptor (fstat: size, modification time), so a file changed
+/// in place is served changed at once; at most once a second the name is looked up again
+/// (fstatat: device, inode), so a file replaced by a rename or a symlink is noticed within a
+/// second, as with lighttpd's stat cache. Anything else is opened and read again. What the cache
+/// holds was always read through the safe open.
+[[nodiscard]] file_lookup open_beneath(int dir_fd, std::string_view relative);
+
+/// Opens a file the administrator named in the config (symlinks anywhere are trusted there).
+[[nodiscard]] file_lookup open_configured(std::filesystem::path const& path);
+
+/// Reads `length` bytes from `offset` of `fd` into `out`; false when the file shrank or failed.
+[[nodiscard]] bool read_span(int fd, std::uint64_t offset, std::uint64_t length, std::string& out);
+
+/// Reads `length` bytes from the start of `fd`.
+[[nodiscard]] inline bool read_whole(int fd, std::uint64_t length, std::string& out)
+{
+    return read_span(fd, 0, length, out);
+}
+
+} // namespace hello_async

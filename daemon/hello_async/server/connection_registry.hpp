@@ -1,0 +1,58 @@
+#pragma once
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <chrono>
+#include <unordered_set>
+
+namespace hello_async {
+
+/// One client connection, as its thread's registry sees it.
+struct connection
+{
+    explicit connection(boost::asio::ip::tcp::socket s)
+        : socket{std::move(s)}
+    {}
+
+    boost::asio::ip::tcp::socket socket;
+    /// The registry's sweep closes the socket once this passes; every read and write moves it.
+    std::chrono::steady_clock::time_point deadline{std::chrono::steady_clock::time_point::max()};
+    /// Between requests: a drain may close the connection without losing a request.
+    bool idle{true};
+};
+
+/// The connections of one I/O thread, and the one timer that enforces all their deadlines.
+///
+/// A timer per connection would cost each of ten thousand waiting clients a timer, a wait
+/// operation and a coroutine to run it. Instead one sweep per thread closes every connection
+/// whose deadline has passed, then sleeps until the earliest remaining deadline, but never
+/// longer than `sweep_period_max`, since a deadline set later may be earlier. A deadline is
+/// thus enforced at most that much late. With no connections the timer is not armed: an idle
+/// daemon does not wake up.
+///
+/// Touched only from its own thread, so it needs no lock.
+class connection_registry
+{
+  public:
+    static constexpr std::chrono::milliseconds sweep_period_max{250};
+
+    /// The thread's deadline sweep timer; destroyed before its io_context.
+    void attach_timer(boost::asio::steady_timer& sweep) { timer_ = &sweep; }
+
+    void insert(connection* conn);
+    void erase(connection* conn) { connections_.erase(conn); }
+
+    [[nodiscard]] auto begin() const { return connections_.begin(); }
+    [[nodiscard]] auto end() const { return connections_.end(); }
+
+  private:
+    void arm(std::chrono::steady_clock::time_point when);
+    void sweep();
+
+    std::unordered_set<connection*> connections_;
+    boost::asio::steady_timer* timer_{nullptr};
+    bool armed_{false};
+};
+
+} // namespace hello_async

@@ -1,0 +1,65 @@
+#pragma once
+
+#include "hello_async/http/access_entry.hpp"
+#include "hello_async/http/config.hpp"
+
+#include <boost/asio/io_context.hpp>
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace hello_async {
+
+/// Sets up the daemon's loggers once, in one place: messages through spdlog's default logger,
+/// request lines through log_access(). To the journal (spdlog's systemd sink for messages, one
+/// entry with HTTP_* fields per request) or to stderr, as `target` and JOURNAL_STREAM say.
+///
+/// Messages sit behind one async spdlog queue written by one logging thread, so a slow sink (a
+/// busy terminal, a rate-limiting or stopped journald) never stalls an I/O thread; on stderr,
+/// request lines share that queue (2048 entries). When it is full the oldest queued entry is
+/// dropped to make room for the new one. Drops there, in the I/O threads' journal queues, and
+/// entries a sink refused are counted (dropped_log_entries(), in STATUS).
+void init_logging(log_target target);
+
+class journal_writer;
+
+/// For as long as an I/O thread runs its loop: with the journal as target, the thread sends its
+/// request lines to journald itself, in batches, from its own queue (journal_writer). No other
+/// thread is involved, and a slow journald costs dropped entries, never a stalled thread.
+/// Without the journal, request lines take the shared spdlog queue.
+class thread_access_log
+{
+  public:
+    explicit thread_access_log(boost::asio::io_context& ioc);
+    thread_access_log(thread_access_log const&) = delete;
+    thread_access_log& operator=(thread_access_log const&) = delete;
+    thread_access_log(thread_access_log&&) = delete;
+    thread_access_log& operator=(thread_access_log&&) = delete;
+    /// Sends what is still queued, waiting briefly for journald.
+    ~thread_access_log();
+
+  private:
+    std::unique_ptr<journal_writer> writer_;
+};
+
+/// Logs one answered request from an I/O thread.
+void log_access(access_entry const& entry);
+
+/// Appends `entry` as one journal entry in the native protocol: MESSAGE is `line` (as
+/// format_access_entry made it), then SYSLOG_IDENTIFIER, PRIORITY by status class, and the
+/// request's parts as fields of their own so that `journalctl HTTP_STATUS=404` finds them.
+void append_access_journal_entry(std::string& out,
+                                 access_entry const& entry,
+                                 std::string_view line);
+
+/// Entries lost so far: dropped because the queue was full, or refused by the sink.
+[[nodiscard]] std::size_t dropped_log_entries();
+
+/// True when stderr is a stream to journald (JOURNAL_STREAM names stderr's device and inode).
+[[nodiscard]] bool stderr_is_journal();
+
+/// Writes out everything queued; call before exit.
+void shutdown_logging();
+
+} // namespace hello_async

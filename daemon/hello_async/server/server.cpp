@@ -1,0 +1,394 @@
+#include "hello_async/server/server.hpp"
+
+#include "hello_async/server/endpoint_text.hpp"
+#include "hello_async/server/logging.hpp"
+#include "hello_async/server/session.hpp"
+#include "hello_async/server/systemd.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/ip/v6_only.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <spdlog/spdlog.h>
+
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <exception>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <system_error>
+
+namespace hello_async {
+namespace {
+
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
+
+/// How long accepting pauses after the process ran out of descriptors or memory: a listening
+/// socket stays readable then, and retrying at once would spin a core.
+constexpr std::chrono::milliseconds accept_backoff{100};
+/// How often a thread at the connection limit looks for a free slot.
+constexpr std::chrono::milliseconds limit_poll{10};
+/// How often STATUS= is refreshed with live counters.
+constexpr std::chrono::seconds status_period{5};
+
+/// The completion handler of spawned coroutines: an exception ends that coroutine only, and is
+/// logged rather than lost (net::detached would drop it silently).
+template <spdlog::level::level_enum Level>
+struct log_failure
+{
+    char const* what;
+    void operator()(const std::exception_ptr& failure) const
+    {
+        if (!failure)
+            return;
+        try {
+            std::rethrow_exception(failure);
+        } catch (std::exception const& e) {
+            spdlog::log(Level, "{} ended by an exception: {}", what, e.what());
+        }
+    }
+};
+
+constexpr log_failure<spdlog::level::err> log_session_failure{"session"};
+constexpr log_failure<spdlog::level::critical> log_task_failure{"server task"};
+
+bool out_of_resources(boost::system::error_code const& ec)
+{
+    return ec == net::error::no_descriptors || ec == net::error::no_buffer_space ||
+           ec == net::error::no_memory || ec.value() == ENFILE;
+}
+
+/// Returns once the server is below max_connections, or the acceptor has closed.
+net::awaitable<void> wait_for_a_free_slot(tcp::acceptor const& acceptor,
+                                          server_state const& state,
+                                          net::steady_timer& pause)
+{
+    while (state.open_connections.load(std::memory_order_relaxed) >=
+               state.current_site()->cfg.limits.max_connections &&
+           acceptor.is_open())
+    {
+        pause.expires_after(limit_poll);
+        co_await pause.async_wait(use_tuple);
+    }
+}
+
+net::awaitable<void> accept_loop(std::shared_ptr<tcp::acceptor> acceptor,
+                                 std::shared_ptr<server_state> state,
+                                 std::size_t thread)
+{
+    auto const executor = co_await net::this_coro::executor;
+    net::steady_timer pause{executor};
+    tcp::endpoint remote;
+    // Pipelined responses are written back to back; Nagle would hold the second one until the
+    // client's delayed ACK of the first. Accepted sockets inherit TCP_NODELAY from a listener
+    // that has it (the server sets it there), so each connection needs it only if that failed.
+    tcp::no_delay listener_no_delay;
+    boost::system::error_code option_error;
+    acceptor->get_option(listener_no_delay, option_error);
+    bool const set_no_delay_on_each = option_error || !listener_no_delay.value();
+    while (acceptor->is_open()) {
+        // Leave further clients in the kernel's backlog until a slot frees up.
+        co_await wait_for_a_free_slot(*acceptor, *state, pause);
+        if (!acceptor->is_open())
+            break;
+        // The peer's address comes with the accept: no getpeername per connection.
+        auto [ec, socket] = co_await acceptor->async_accept(remote, use_tuple);
+        if (!acceptor->is_open() || ec == net::error::operation_aborted)
+            break;
+        if (ec) {
+            if (out_of_resources(ec)) {
+                spdlog::warn("accept: {}; pausing for {}ms", ec.message(), accept_backoff.count());
+                pause.expires_after(accept_backoff);
+                co_await pause.async_wait(use_tuple);
+            }
+            continue; // ECONNABORTED and friends concern one client only
+        }
+        // Several threads may have been waiting in accept when the last slot went: the
+        // connection then waits here, unread, as it would have in the backlog.
+        co_await wait_for_a_free_slot(*acceptor, *state, pause);
+        if (set_no_delay_on_each) {
+            boost::system::error_code ignored;
+            socket.set_option(tcp::no_delay{true}, ignored);
+        }
+        state->open_connections.fetch_add(1, std::memory_order_relaxed);
+        net::co_spawn(executor, run_session(std::move(socket), remote, state, thread),
+                      log_session_failure);
+    }
+}
+
+/// "127.0.0.1:7878" / "[::]:7878" for a listening socket.
+std::string describe_listener(int fd)
+{
+    auto const endpoint = local_endpoint_of(fd);
+    return endpoint ? endpoint_text(*endpoint) : "fd " + std::to_string(fd);
+}
+
+net::awaitable<void> ping_watchdog(std::shared_ptr<net::steady_timer> timer,
+                                   std::chrono::milliseconds period)
+{
+    for (;;) {
+        notify_watchdog();
+        timer->expires_after(period);
+        auto [ec] = co_await timer->async_wait(use_tuple);
+        if (ec)
+            co_return; // cancelled by the drain
+    }
+}
+
+} // namespace
+
+std::vector<unique_fd> bind_listeners(std::vector<tcp::endpoint> const& listen)
+{
+    net::io_context scratch{1};
+    std::vector<unique_fd> out;
+    for (auto const& endpoint : listen) {
+        tcp::acceptor acceptor{scratch};
+        boost::system::error_code ec;
+        acceptor.open(endpoint.protocol(), ec);
+        if (!ec)
+            acceptor.set_option(tcp::acceptor::reuse_address{true}, ec);
+        // "[::]" serves IPv4 too, as systemd's ListenStream=PORT does.
+        if (!ec && endpoint.address().is_v6() && endpoint.address().is_unspecified())
+            acceptor.set_option(net::ip::v6_only{false}, ec);
+        if (!ec)
+            acceptor.bind(endpoint, ec);
+        if (!ec)
+            acceptor.listen(tcp::acceptor::max_listen_connections, ec);
+        if (ec)
+            throw std::system_error{ec, "cannot listen on " + endpoint_text(endpoint)};
+        out.emplace_back(acceptor.release());
+    }
+    return out;
+}
+
+struct server::worker
+{
+    net::io_context ioc{1};
+    /// Destroyed before ioc, whose destruction ends the sessions still in the registry.
+    net::steady_timer deadline_sweep{ioc};
+    net::steady_timer delays{ioc};
+    std::vector<std::shared_ptr<tcp::acceptor>> acceptors;
+    std::shared_ptr<net::steady_timer> watchdog;
+};
+
+std::string server::status_line() const
+{
+    auto const site = state_->current_site();
+    std::string out = "listening on" + listening_;
+    out += "; " + std::to_string(site->cfg.routes.size()) + " routes, " +
+           std::to_string(site->cfg.statics.size()) + " static dirs; " +
+           std::to_string(state_->open_connections.load()) + " connections, " +
+           std::to_string(state_->requests_served.load()) + " requests served";
+    if (auto const dropped = dropped_log_entries(); dropped > 0)
+        out += ", " + std::to_string(dropped) + " log entries dropped";
+    if (!last_reload_error_.empty())
+        out += "; last reload failed: " + last_reload_error_;
+    return out;
+}
+
+net::awaitable<void> server::watch_signals()
+{
+    for (;;) {
+        auto [ec, signal] = co_await signals_.async_wait(use_tuple);
+        if (ec)
+            co_return;
+        if (signal == SIGHUP) {
+            reload();
+            continue;
+        }
+        spdlog::info("{}: stopping", signal == SIGINT ? "SIGINT" : "SIGTERM");
+        begin_drain();
+        // A second SIGTERM or SIGINT during the drain changes nothing: the grace period rules.
+    }
+}
+
+net::awaitable<void> server::refresh_status()
+{
+    net::steady_timer timer{control_};
+    while (!stopping_) {
+        timer.expires_after(status_period);
+        auto [ec] = co_await timer.async_wait(use_tuple);
+        if (ec || stopping_)
+            co_return;
+        notify_status(status_line());
+    }
+}
+
+server::server(std::shared_ptr<site const> initial, std::vector<unique_fd> listeners)
+    : listeners_{std::move(listeners)}
+{
+    auto threads = initial->cfg.server.threads;
+    if (threads == 0)
+        threads = std::max(1U, std::thread::hardware_concurrency());
+    state_ = std::make_shared<server_state>(std::move(initial), threads);
+
+    for (auto const& listener : listeners_) {
+        // Inherited by every accepted socket, instead of one setsockopt per connection; each
+        // accept loop checks that it took.
+        int const on = 1;
+        ::setsockopt(listener.get(), IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+    }
+    for (std::size_t i = 0; i < threads; ++i) {
+        auto w = std::make_unique<worker>();
+        for (auto const& listener : listeners_) {
+            auto const local = local_endpoint_of(listener.get());
+            if (!local)
+                throw std::system_error{errno, std::generic_category(), "getsockname"};
+            auto const protocol = local->protocol();
+            int const copy = ::fcntl(listener.get(), F_DUPFD_CLOEXEC, 0);
+            if (copy < 0)
+                throw std::system_error{errno, std::generic_category(), "dup listening socket"};
+            auto acceptor = std::make_shared<tcp::acceptor>(w->ioc);
+            acceptor->assign(protocol, copy);
+            w->acceptors.push_back(std::move(acceptor));
+        }
+        state_->registry(i).attach_timer(w->deadline_sweep);
+        state_->delays(i).attach_timer(w->delays);
+        workers_.push_back(std::move(w));
+    }
+}
+
+server::~server()
+{
+    for (auto& w : workers_)
+        w->ioc.stop();
+    for (auto& t : threads_) {
+        if (t.joinable())
+            t.join();
+    }
+}
+
+int server::run()
+{
+    // Registered before anything announces readiness: a SIGTERM right after "listening on"
+    // must start a drain, not kill the process.
+    signals_.add(SIGINT);
+    signals_.add(SIGTERM);
+    signals_.add(SIGHUP);
+    // sendfile() on a socket the client closed raises SIGPIPE; the error code is enough.
+    static_cast<void>(::signal(SIGPIPE, SIG_IGN)); // cannot fail for a valid signal
+
+    for (auto const& l : listeners_)
+        listening_ += " " + describe_listener(l.get());
+
+    for (std::size_t i = 0; i < workers_.size(); ++i) {
+        auto& w = *workers_[i];
+        for (auto const& acceptor : w.acceptors)
+            net::co_spawn(w.ioc, accept_loop(acceptor, state_, i), log_task_failure);
+    }
+    // The manager restarts us when the I/O loop stalls: ping from an I/O thread, not this one.
+    if (auto const interval = watchdog_interval()) {
+        auto& w = *workers_.front();
+        w.watchdog = std::make_shared<net::steady_timer>(w.ioc);
+        auto const period = std::chrono::duration_cast<std::chrono::milliseconds>(*interval / 2);
+        net::co_spawn(w.ioc, ping_watchdog(w.watchdog, period), log_task_failure);
+    }
+    net::co_spawn(control_, watch_signals(), log_task_failure);
+    net::co_spawn(control_, refresh_status(), log_task_failure);
+    spdlog::info("listening on{}; {} I/O threads", listening_, workers_.size());
+    // The sockets listen and every accept loop is queued: connections from now on are served.
+    // READY=1 goes out before the I/O threads start, so it precedes any response.
+    notify_ready(status_line());
+
+    for (std::size_t i = 0; i < workers_.size(); ++i) {
+        auto& w = workers_[i];
+        threads_.emplace_back([this, &w, i] {
+            {
+                thread_access_log const access_log{w->ioc};
+                w->ioc.run();
+            }
+            state_->delays(i).abandon();
+            net::post(control_, [this] {
+                ++finished_workers_;
+                finish_if_done();
+            });
+        });
+    }
+
+    control_.run();
+    for (auto& t : threads_)
+        t.join();
+    threads_.clear();
+    spdlog::info("stopped after {} requests; {} log entries dropped",
+                 state_->requests_served.load(), dropped_log_entries());
+    return 0;
+}
+
+void server::begin_drain()
+{
+    if (stopping_)
+        return;
+    stopping_ = true;
+    state_->draining = true;
+    notify_stopping();
+    for (std::size_t i = 0; i < workers_.size(); ++i) {
+        auto& w = *workers_[i];
+        net::post(w.ioc, [this, &w, i] {
+            boost::system::error_code ignored;
+            // Closing our duplicates only: the original stays with the manager (socket
+            // activation), so clients queued in its backlog wait for the next instance.
+            for (auto& acceptor : w.acceptors)
+                acceptor->close(ignored);
+            if (w.watchdog)
+                w.watchdog->cancel();
+            for (auto* conn : state_->registry(i)) {
+                // Cancel, not close: a read that has already completed with the next request
+                // still delivers it, and the session answers what was sent before the signal.
+                if (conn->idle)
+                    conn->socket.cancel(ignored);
+            }
+        });
+    }
+    listeners_.clear();
+
+    auto const grace = state_->current_site()->cfg.limits.shutdown_grace;
+    notify_extend_timeout(std::chrono::duration_cast<std::chrono::microseconds>(grace) +
+                          std::chrono::seconds{5});
+    grace_timer_.expires_after(grace);
+    grace_timer_.async_wait([this](boost::system::error_code ec) {
+        if (ec || finished_workers_ == workers_.size())
+            return;
+        auto const left = state_->open_connections.load();
+        if (left > 0)
+            spdlog::warn("shutdown grace period over: closing {} connections", left);
+        for (auto& w : workers_)
+            w->ioc.stop();
+    });
+}
+
+void server::finish_if_done()
+{
+    if (finished_workers_ < workers_.size())
+        return;
+    // Ends control_.run(): the signal watcher and status timer are still waiting on it.
+    control_.stop();
+}
+
+void server::reload()
+{
+    notify_reloading();
+    auto const source = state_->current_site()->cfg.source;
+    try {
+        auto next = std::make_shared<site const>(load_config(source));
+        if (next->cfg.server.listen != state_->current_site()->cfg.server.listen ||
+            next->cfg.server.threads != state_->current_site()->cfg.server.threads)
+            spdlog::warn("reload: listen and threads take effect only on restart");
+        state_->replace_site(std::move(next));
+        spdlog::info("reload: configuration from {} in effect", source.string());
+        last_reload_error_.clear();
+    } catch (std::exception const& e) {
+        last_reload_error_ = e.what();
+        spdlog::error("reload failed, keeping the running configuration: {}", e.what());
+    }
+    notify_ready(status_line());
+}
+
+} // namespace hello_async

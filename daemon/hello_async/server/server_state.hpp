@@ -1,0 +1,52 @@
+#pragma once
+
+#include "hello_async/http/site.hpp"
+#include "hello_async/server/connection_registry.hpp"
+#include "hello_async/server/delay_queue.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+namespace hello_async {
+
+/// What all I/O threads share: the current site, counters, and the drain flag.
+class server_state
+{
+  public:
+    server_state(std::shared_ptr<site const> initial, std::size_t threads)
+        : site_{std::move(initial)}
+        , registries_(threads)
+        , delay_queues_(threads)
+    {}
+
+    /// The site new requests should use. The generation lets a session skip the atomic load of
+    /// the shared_ptr on every request.
+    [[nodiscard]] std::shared_ptr<site const> current_site() const { return site_.load(); }
+    [[nodiscard]] std::uint64_t site_generation() const
+    {
+        return generation_.load(std::memory_order_acquire);
+    }
+    void replace_site(std::shared_ptr<site const> next)
+    {
+        site_.store(std::move(next));
+        generation_.fetch_add(1, std::memory_order_release);
+    }
+
+    [[nodiscard]] connection_registry& registry(std::size_t thread) { return registries_[thread]; }
+    [[nodiscard]] delay_queue& delays(std::size_t thread) { return delay_queues_[thread]; }
+
+    std::atomic<bool> draining{false};
+    std::atomic<std::size_t> open_connections{0};
+    std::atomic<std::uint64_t> requests_served{0};
+
+  private:
+    std::atomic<std::shared_ptr<site const>> site_;
+    std::atomic<std::uint64_t> generation_{0};
+    std::vector<connection_registry> registries_;
+    std::vector<delay_queue> delay_queues_;
+};
+
+} // namespace hello_async

@@ -1,0 +1,36 @@
+#pragma once
+
+#include "hello_async/http/unique_fd.hpp"
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace hello_async {
+
+/// Listening sockets handed over by the service manager (socket activation).
+struct adopted_sockets
+{
+    std::vector<unique_fd> listeners; ///< the ones named `expected_name`
+    std::vector<std::string> ignored; ///< "fd 4 (name \"metrics\")": left alone, warned about
+};
+
+/// Adopts the sockets systemd passed (sd_listen_fds_with_names) and unsets LISTEN_*. Returns
+/// nullopt when none were passed. Throws std::runtime_error naming the fd when a passed fd with
+/// the expected name is not a listening TCP socket.
+[[nodiscard]] std::optional<adopted_sockets> adopt_listen_sockets(std::string_view expected_name);
+
+/// sd_notify wrappers: no-ops when NOTIFY_SOCKET is unset, so the binary runs from a shell alike.
+void notify_ready(std::string_view status);
+void notify_status(std::string_view status);
+void notify_stopping();
+void notify_reloading();
+void notify_watchdog();
+void notify_extend_timeout(std::chrono::microseconds extra);
+
+/// The watchdog interval the manager asked for (WATCHDOG_USEC), if any.
+[[nodiscard]] std::optional<std::chrono::microseconds> watchdog_interval();
+
+} // namespace hello_async

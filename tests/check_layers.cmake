@@ -1,0 +1,28 @@
+# The http layer decides what to answer and must stay free of I/O, so that every protocol and
+# the fuzz targets can call it: no file under daemon/hello_async/http/ includes the server layer,
+# uses coroutines, or includes Asio beyond its IP address types (the config's listen addresses).
+# usage: cmake -DHTTP_DIR=<daemon/hello_async/http> -P check_layers.cmake
+file(GLOB sources "${HTTP_DIR}/*.hpp" "${HTTP_DIR}/*.cpp")
+if(NOT sources)
+    message(FATAL_ERROR "no sources found in ${HTTP_DIR}")
+endif()
+set(problems "")
+foreach(source IN LISTS sources)
+    file(STRINGS "${source}" lines)
+    set(number 0)
+    foreach(line IN LISTS lines)
+        math(EXPR number "${number} + 1")
+        if(line MATCHES "#include [<\"]hello_async/server/")
+            string(APPEND problems "${source}:${number}: includes the server layer: ${line}\n")
+        elseif(line MATCHES "#include <boost/asio/" AND NOT line MATCHES "<boost/asio/ip/(address|tcp)\\.hpp>")
+            string(APPEND problems "${source}:${number}: includes Asio I/O: ${line}\n")
+        elseif(line MATCHES "co_await|co_return|awaitable")
+            string(APPEND problems "${source}:${number}: a coroutine: ${line}\n")
+        endif()
+    endforeach()
+endforeach()
+if(problems)
+    message(FATAL_ERROR "the http layer reaches into I/O:\n${problems}")
+endif()
+list(LENGTH sources count)
+message(STATUS "${count} files of the http layer checked")
