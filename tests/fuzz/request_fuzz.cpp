@@ -101,7 +101,7 @@ extern "C" int LLVMFuzzerTestOneInput(std::uint8_t const* data, std::size_t size
          normalized.path.find("/./") != std::string::npos))
         std::abort(); // normalisation left a dot segment or lost the leading slash
 
-    answer_terms const terms{request.keep_alive(), request.version() == 10};
+    answer_terms const terms{parser.get().keep_alive(), request.version() == 10};
     auto plan = answer(*fuzz_site, request, terms);
     if (plan.delay.count() > 0)
         plan = answer_after_delay(*fuzz_site, request, terms);
