@@ -91,45 +91,79 @@ TEST(preconditions, if_match_and_if_unmodified_since)
 TEST(ranges, single_ranges)
 {
     using o = range_request::outcome;
-    auto r = evaluate_range("bytes=0-99", std::nullopt, "\"e\"", 0, 1000);
+    auto r = evaluate_range("bytes=0-99", std::nullopt, "\"e\"", 0, 1000, 16);
     EXPECT_EQ(r.result, o::partial);
-    EXPECT_EQ(r.range.first, 0U);
-    EXPECT_EQ(r.range.last, 99U);
-    r = evaluate_range("bytes=-100", std::nullopt, "\"e\"", 0, 1000);
-    EXPECT_EQ(r.range.first, 900U);
-    EXPECT_EQ(r.range.last, 999U);
-    r = evaluate_range("bytes=100-", std::nullopt, "\"e\"", 0, 1000);
-    EXPECT_EQ(r.range.first, 100U);
-    EXPECT_EQ(r.range.last, 999U);
-    r = evaluate_range("bytes=990-5000", std::nullopt, "\"e\"", 0, 1000);
-    EXPECT_EQ(r.range.last, 999U);
-    r = evaluate_range("bytes=-5000", std::nullopt, "\"e\"", 0, 1000);
-    EXPECT_EQ(r.range.first, 0U);
+    EXPECT_EQ(r.ranges.at(0).first, 0U);
+    EXPECT_EQ(r.ranges.at(0).last, 99U);
+    r = evaluate_range("bytes=-100", std::nullopt, "\"e\"", 0, 1000, 16);
+    EXPECT_EQ(r.ranges.at(0).first, 900U);
+    EXPECT_EQ(r.ranges.at(0).last, 999U);
+    r = evaluate_range("bytes=100-", std::nullopt, "\"e\"", 0, 1000, 16);
+    EXPECT_EQ(r.ranges.at(0).first, 100U);
+    EXPECT_EQ(r.ranges.at(0).last, 999U);
+    r = evaluate_range("bytes=990-5000", std::nullopt, "\"e\"", 0, 1000, 16);
+    EXPECT_EQ(r.ranges.at(0).last, 999U);
+    r = evaluate_range("bytes=-5000", std::nullopt, "\"e\"", 0, 1000, 16);
+    EXPECT_EQ(r.ranges.at(0).first, 0U);
 }
 
 TEST(ranges, unsatisfiable_invalid_and_multiple)
 {
     using o = range_request::outcome;
-    EXPECT_EQ(evaluate_range("bytes=1000-", std::nullopt, "\"e\"", 0, 1000).result,
+    EXPECT_EQ(evaluate_range("bytes=1000-", std::nullopt, "\"e\"", 0, 1000, 16).result,
               o::unsatisfiable);
-    EXPECT_EQ(evaluate_range("bytes=-0", std::nullopt, "\"e\"", 0, 1000).result, o::unsatisfiable);
+    EXPECT_EQ(evaluate_range("bytes=-0", std::nullopt, "\"e\"", 0, 1000, 16).result,
+              o::unsatisfiable);
     for (auto const* invalid :
          {"bytes=5-1", "bytes=a-b", "items=0-1", "bytes=", "bytes=--1", "0-99", "bytes=1"})
-        EXPECT_EQ(evaluate_range(invalid, std::nullopt, "\"e\"", 0, 1000).result, o::full)
+        EXPECT_EQ(evaluate_range(invalid, std::nullopt, "\"e\"", 0, 1000, 16).result, o::full)
             << invalid;
-    EXPECT_EQ(evaluate_range("bytes=0-1,5-6", std::nullopt, "\"e\"", 0, 1000).result, o::full);
+    EXPECT_EQ(evaluate_range("bytes=0-1,x", std::nullopt, "\"e\"", 0, 1000, 16).result, o::full)
+        << "one invalid member invalidates the whole field";
+}
+
+TEST(ranges, several_ranges_are_sorted_merged_and_capped)
+{
+    using o = range_request::outcome;
+    auto const spans = [](range_request const& r) {
+        std::string out;
+        for (auto const& range : r.ranges)
+            out += std::to_string(range.first) + "-" + std::to_string(range.last) + " ";
+        return out;
+    };
+    auto const two = evaluate_range("bytes=500-599, 0-99", std::nullopt, "\"e\"", 0, 1000, 16);
+    EXPECT_EQ(two.result, o::partial);
+    EXPECT_EQ(spans(two), "0-99 500-599 ");
+    auto const joined =
+        evaluate_range("bytes=0-99,100-199,150-160,-50", std::nullopt, "\"e\"", 0, 1000, 16);
+    EXPECT_EQ(spans(joined), "0-199 950-999 ") << "adjacent and overlapping ranges merge";
+    auto const some_beyond =
+        evaluate_range("bytes=2000-3000,10-19", std::nullopt, "\"e\"", 0, 1000, 16);
+    EXPECT_EQ(spans(some_beyond), "10-19 ") << "unsatisfiable members are dropped";
+    EXPECT_EQ(evaluate_range("bytes=2000-,3000-", std::nullopt, "\"e\"", 0, 1000, 16).result,
+              o::unsatisfiable);
+    std::string seventeen = "bytes=0-0";
+    for (int i = 1; i < 17; ++i)
+        seventeen += "," + std::to_string(i * 10) + "-" + std::to_string(i * 10);
+    EXPECT_EQ(evaluate_range(seventeen, std::nullopt, "\"e\"", 0, 1000, 17).result, o::partial);
+    EXPECT_EQ(evaluate_range(seventeen, std::nullopt, "\"e\"", 0, 1000, 16).result, o::full)
+        << "more ranges than max_ranges, counted as sent, get the whole file";
+    EXPECT_EQ(evaluate_range("bytes=0-0,0-0,0-0", std::nullopt, "\"e\"", 0, 1000, 2).result,
+              o::full)
+        << "counted before merging";
 }
 
 TEST(ranges, if_range)
 {
     using o = range_request::outcome;
-    EXPECT_EQ(evaluate_range("bytes=0-1", "\"e\"", "\"e\"", 0, 10).result, o::partial);
-    EXPECT_EQ(evaluate_range("bytes=0-1", "\"old\"", "\"e\"", 0, 10).result, o::full);
+    EXPECT_EQ(evaluate_range("bytes=0-1", "\"e\"", "\"e\"", 0, 10, 16).result, o::partial);
+    EXPECT_EQ(evaluate_range("bytes=0-1", "\"old\"", "\"e\"", 0, 10, 16).result, o::full);
     EXPECT_EQ(
-        evaluate_range("bytes=0-1", "Sun, 06 Nov 1994 08:49:37 GMT", "\"e\"", nov_1994, 10).result,
+        evaluate_range("bytes=0-1", "Sun, 06 Nov 1994 08:49:37 GMT", "\"e\"", nov_1994, 10, 16)
+            .result,
         o::partial);
     EXPECT_EQ(
-        evaluate_range("bytes=0-1", "Sun, 06 Nov 1994 08:49:37 GMT", "\"e\"", nov_1994 + 1, 10)
+        evaluate_range("bytes=0-1", "Sun, 06 Nov 1994 08:49:37 GMT", "\"e\"", nov_1994 + 1, 10, 16)
             .result,
         o::full);
 }

@@ -211,6 +211,7 @@ TEST(config_defaults, repository_config_loads_and_states_the_built_in_limits)
     EXPECT_EQ(cfg.limits.header_bytes, built_in.header_bytes);
     EXPECT_EQ(cfg.limits.uri_bytes, built_in.uri_bytes);
     EXPECT_EQ(cfg.limits.header_fields, built_in.header_fields);
+    EXPECT_EQ(cfg.limits.max_ranges, built_in.max_ranges);
     EXPECT_EQ(cfg.limits.body_bytes, built_in.body_bytes);
     EXPECT_EQ(cfg.limits.max_connections, built_in.max_connections);
     EXPECT_EQ(cfg.limits.max_requests_per_connection, built_in.max_requests_per_connection);

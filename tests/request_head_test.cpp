@@ -44,13 +44,13 @@ http::request_header<> header(unsigned version = 11)
 TEST(framing, ordinary_requests_pass)
 {
     limits const lim;
-    EXPECT_FALSE(framing_problem_of(header(), lim));
+    EXPECT_EQ(check_request_head(header(), lim).refusal, 0U);
     auto chunked = header();
     chunked.insert(http::field::transfer_encoding, "gzip, chunked");
-    EXPECT_FALSE(framing_problem_of(chunked, lim));
+    EXPECT_EQ(check_request_head(chunked, lim).refusal, 0U);
     auto no_host_10 = header(10);
     no_host_10.erase(http::field::host);
-    EXPECT_FALSE(framing_problem_of(no_host_10, lim));
+    EXPECT_EQ(check_request_head(no_host_10, lim).refusal, 0U);
 }
 
 TEST(framing, ambiguous_framing_is_400)
@@ -59,17 +59,17 @@ TEST(framing, ambiguous_framing_is_400)
     auto both = header();
     both.insert(http::field::content_length, "5");
     both.insert(http::field::transfer_encoding, "chunked");
-    EXPECT_EQ(framing_problem_of(both, lim), 400U);
+    EXPECT_EQ(check_request_head(both, lim).refusal, 400U);
     auto two_lengths = header();
     two_lengths.insert(http::field::content_length, "5");
     two_lengths.insert(http::field::content_length, "5");
-    EXPECT_EQ(framing_problem_of(two_lengths, lim), 400U);
+    EXPECT_EQ(check_request_head(two_lengths, lim).refusal, 400U);
     auto not_final = header();
     not_final.insert(http::field::transfer_encoding, "chunked, gzip");
-    EXPECT_EQ(framing_problem_of(not_final, lim), 400U);
+    EXPECT_EQ(check_request_head(not_final, lim).refusal, 400U);
     auto old = header(10);
     old.insert(http::field::transfer_encoding, "chunked");
-    EXPECT_EQ(framing_problem_of(old, lim), 400U);
+    EXPECT_EQ(check_request_head(old, lim).refusal, 400U);
 }
 
 TEST(framing, host_rules)
@@ -77,10 +77,72 @@ TEST(framing, host_rules)
     limits const lim;
     auto none = header();
     none.erase(http::field::host);
-    EXPECT_EQ(framing_problem_of(none, lim), 400U);
+    EXPECT_EQ(check_request_head(none, lim).refusal, 400U);
     auto two = header();
     two.insert(http::field::host, "y");
-    EXPECT_EQ(framing_problem_of(two, lim), 400U);
+    EXPECT_EQ(check_request_head(two, lim).refusal, 400U);
+}
+
+TEST(framing, host_and_target_authority)
+{
+    limits const lim;
+    auto refusal_for = [&](std::string_view host, std::string_view target, unsigned version) {
+        auto req = header(version);
+        req.target(target);
+        req.set(http::field::host, host);
+        return check_request_head(req, lim).refusal;
+    };
+    EXPECT_EQ(refusal_for("123.40.56.78:9000:80", "/", 10), 400U);
+    EXPECT_EQ(refusal_for("example.com/\\:552", "/", 10), 400U);
+    EXPECT_EQ(refusal_for("", "/", 11), 400U);
+    EXPECT_EQ(refusal_for("", "/", 10), 400U);
+    EXPECT_EQ(refusal_for("example.com", "http://exa mple.com/", 11), 400U);
+    EXPECT_EQ(refusal_for("example.com", "http://user@example.com/", 11), 400U);
+    EXPECT_EQ(refusal_for("example.com", "http:///path", 11), 400U);
+    EXPECT_EQ(refusal_for("bad/host", "http://example.com/", 11), 400U)
+        << "the Host field is checked even when the target names the authority";
+    EXPECT_EQ(refusal_for("Example.COM.:8080", "/", 11), 0U);
+
+    auto absolute = header();
+    absolute.target("http://Target.Example:81/path?q");
+    absolute.set(http::field::host, "host.example");
+    auto const checked = check_request_head(absolute, lim);
+    EXPECT_EQ(checked.refusal, 0U);
+    EXPECT_EQ(checked.host.host, "target.example");
+    EXPECT_EQ(checked.host.port, 81);
+
+    auto plain = header();
+    plain.set(http::field::host, "WWW.Example.com.");
+    EXPECT_EQ(check_request_head(plain, lim).host.host, "www.example.com");
+}
+
+TEST(framing, connect_needs_host_and_port)
+{
+    limits const lim;
+    auto connect = header();
+    connect.method(http::verb::connect);
+    connect.target("example.com:443");
+    EXPECT_EQ(check_request_head(connect, lim).refusal, 0U);
+    for (auto const* target : {"/", "example.com", "example.com:", "http://example.com/"}) {
+        connect.target(target);
+        EXPECT_EQ(check_request_head(connect, lim).refusal, 400U) << target;
+    }
+}
+
+TEST(framing, expectations)
+{
+    limits const lim;
+    auto req = header();
+    req.set(http::field::expect, "100-Continue");
+    auto const checked = check_request_head(req, lim);
+    EXPECT_EQ(checked.refusal, 0U);
+    EXPECT_TRUE(checked.expects_continue);
+    req.set(http::field::expect, "something-else");
+    EXPECT_EQ(check_request_head(req, lim).refusal, 417U);
+    auto old = header(10);
+    old.set(http::field::expect, "something-else");
+    EXPECT_EQ(check_request_head(old, lim).refusal, 0U) << "HTTP/1.0 ignores Expect";
+    EXPECT_FALSE(check_request_head(old, lim).expects_continue);
 }
 
 TEST(framing, size_limits)
@@ -90,11 +152,11 @@ TEST(framing, size_limits)
     lim.header_fields = 3;
     auto long_target = header();
     long_target.target("/0123456789");
-    EXPECT_EQ(framing_problem_of(long_target, lim), 414U);
+    EXPECT_EQ(check_request_head(long_target, lim).refusal, 414U);
     auto many = header();
     for (int i = 0; i < 3; ++i)
         many.insert("X-" + std::to_string(i), "v");
-    EXPECT_EQ(framing_problem_of(many, lim), 431U);
+    EXPECT_EQ(check_request_head(many, lim).refusal, 431U);
 }
 
 } // namespace

@@ -1,7 +1,9 @@
-// libFuzzer target: raw bytes from a client -> head checks -> Beast's parser -> framing ->
-// answer() over a small site on disk -> the response head, exactly as a connection runs them.
+// libFuzzer target: raw bytes from a client -> head checks -> Beast's parser -> head rules
+// (framing, Host, Expect) -> the body reader -> answer() over a small site on disk -> the
+// response head, as a connection runs them.
 #include "hello_async/http/answer.hpp"
 #include "hello_async/http/config.hpp"
+#include "hello_async/http/request_body.hpp"
 #include "hello_async/http/request_head.hpp"
 #include "hello_async/http/request_path.hpp"
 #include "hello_async/http/response.hpp"
@@ -37,8 +39,16 @@ void write(fs::path const& path, std::string_view text)
 void check(response_plan const& plan)
 {
     auto const& body = plan.body;
-    if (body.cached && body.offset + body.length > body.cached->size())
+    if (body.parts.empty() && body.cached && body.offset + body.length > body.cached->size())
         std::abort(); // a range outside the file
+    std::uint64_t parts_length = 0;
+    for (auto const& part : body.parts) {
+        if (body.cached && part.offset + part.length > body.cached->size())
+            std::abort();
+        parts_length += part.text.size() + part.length;
+    }
+    if (!body.parts.empty() && parts_length != body.length)
+        std::abort(); // Content-Length would not match the multipart body
     if (!body.bytes.empty() && plan.head.content_length != body.bytes.size())
         std::abort();
     if (plan.send_body && !plan.head.omit_content_length && plan.head.content_length != body.length)
@@ -82,6 +92,12 @@ extern "C" int LLVMFuzzerTestOneInput(std::uint8_t const* data, std::size_t size
         check(answer_refusal(*fuzz_site, 400));
         return 0;
     }
+    if (auto const line = split_request_line(input.substr(0, end));
+        line && judge_version(line->version) == version_verdict::unsupported)
+    {
+        check(answer_refusal(*fuzz_site, 505));
+        return 0;
+    }
     http::request_parser<http::empty_body> parser;
     parser.header_limit(static_cast<std::uint32_t>(lim.header_bytes));
     parser.eager(false);
@@ -90,9 +106,20 @@ extern "C" int LLVMFuzzerTestOneInput(std::uint8_t const* data, std::size_t size
     if (ec || !parser.is_header_done())
         return 0;
     auto const& request = parser.get().base();
-    if (auto const problem = framing_problem_of(request, lim)) {
-        check(answer_refusal(*fuzz_site, *problem));
+    auto const checked = check_request_head(request, lim);
+    if (checked.refusal != 0) {
+        check(answer_refusal(*fuzz_site, checked.refusal));
         return 0;
+    }
+    if (!parser.is_done()) {
+        // The body, as the connection reads it: whatever follows the head.
+        auto const length = parser.content_length();
+        request_body body{length ? std::optional<std::uint64_t>{*length} : std::nullopt,
+                          lim.header_bytes, lim.body_bytes};
+        auto const rest = input.substr(end);
+        auto const step = body.read(rest);
+        if (step.consumed > rest.size())
+            std::abort();
     }
     auto const normalized = normalize_target(request.target());
     if (normalized.result == normalized_target::outcome::ok &&

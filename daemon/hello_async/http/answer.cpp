@@ -8,6 +8,7 @@
 #include "hello_async/http/request_path.hpp"
 
 #include <optional>
+#include <random>
 
 namespace hello_async {
 namespace {
@@ -126,30 +127,79 @@ void describe_representation(route_result const& resource, response_plan& plan)
     head.cache_control = resource.cache_control;
 }
 
-/// 206 for one satisfiable range, 416 for none, else the whole representation (RFC 9110 §14).
-response_plan plan_range(router const& routes,
+/// A boundary no file is likely to contain, new for every response (RFC 2046 §5.1.1).
+std::string random_boundary()
+{
+    constexpr std::string_view alphabet{
+        "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"};
+    thread_local std::mt19937_64 generator{std::random_device{}()};
+    std::uniform_int_distribution<std::size_t> pick{0, alphabet.size() - 1};
+    std::string out(24, '0');
+    for (auto& c : out)
+        c = alphabet[pick(generator)];
+    return out;
+}
+
+/// 206 multipart/byteranges (RFC 9110 §14.6): each range a part with its own Content-Type and
+/// Content-Range, in ascending order, the length of the whole known before the first byte.
+response_plan
+plan_multipart(std::vector<byte_range> const& ranges, route_result resource, response_plan plan)
+{
+    auto const size = resource.file.size;
+    auto const boundary = random_boundary();
+    auto& text = text_of(plan);
+    text.content_type = "multipart/byteranges; boundary=" + boundary;
+    std::vector<body_part> parts;
+    std::uint64_t total = 0;
+    for (auto const& range : ranges) {
+        body_part part;
+        part.text = "\r\n--" + boundary +
+                    "\r\nContent-Type: " + std::string{resource.content_type} +
+                    "\r\nContent-Range: bytes " + std::to_string(range.first) + "-" +
+                    std::to_string(range.last) + "/" + std::to_string(size) + "\r\n\r\n";
+        part.offset = range.first;
+        part.length = range.length();
+        total += part.text.size() + part.length;
+        parts.push_back(std::move(part));
+    }
+    parts.push_back(body_part{"\r\n--" + boundary + "--\r\n", 0, 0});
+    total += parts.back().text.size();
+    resource.status = 206;
+    plan = with_body(std::move(resource), {0, total}, false, std::move(plan));
+    plan.head.content_type = plan.text->content_type;
+    plan.body.offset = 0;
+    plan.body.parts = std::move(parts);
+    return plan;
+}
+
+/// 206 for satisfiable ranges, 416 for none, else the whole representation (RFC 9110 §14).
+response_plan plan_range(site const& site,
                          request_head const& request,
                          std::string_view range,
                          route_result resource,
                          response_plan plan)
 {
     auto const& file = resource.file;
-    auto const wanted = evaluate_range(range, field_of(request, http::field::if_range),
-                                       plan.head.etag, file.mtime.tv_sec, file.size);
+    auto const wanted =
+        evaluate_range(range, field_of(request, http::field::if_range), plan.head.etag,
+                       file.mtime.tv_sec, file.size, site.cfg.limits.max_ranges);
     switch (wanted.result) {
     case range_request::outcome::full:
         break;
     case range_request::outcome::partial: {
+        if (wanted.ranges.size() > 1)
+            return plan_multipart(wanted.ranges, std::move(resource), std::move(plan));
+        auto const& only = wanted.ranges.front();
         resource.status = 206;
         auto& text = text_of(plan);
-        text.content_range = "bytes " + std::to_string(wanted.range.first) + "-" +
-                             std::to_string(wanted.range.last) + "/" + std::to_string(file.size);
+        text.content_range = "bytes " + std::to_string(only.first) + "-" +
+                             std::to_string(only.last) + "/" + std::to_string(file.size);
         plan.head.content_range = text.content_range;
-        body_span const span{wanted.range.first, wanted.range.length()};
+        body_span const span{only.first, only.length()};
         return with_body(std::move(resource), span, false, std::move(plan));
     }
     case range_request::outcome::unsatisfiable: {
-        auto page = routes.error(416);
+        auto page = site.routes.error(416);
         auto refused = fresh_plan(plan);
         auto& text = text_of(refused);
         text.content_range = "bytes */" + std::to_string(file.size);
@@ -164,7 +214,7 @@ response_plan plan_range(router const& routes,
 
 /// Validators, preconditions and ranges for a resource's representation (RFC 9110 §8.8, §13,
 /// §14).
-response_plan plan_resource(router const& routes,
+response_plan plan_resource(site const& site,
                             request_head const& request,
                             route_result resource,
                             response_plan plan)
@@ -182,7 +232,7 @@ response_plan plan_resource(router const& routes,
         return with_body(std::move(resource), span, true, std::move(plan));
     }
     case precondition::failed: {
-        auto page = routes.error(412);
+        auto page = site.routes.error(412);
         auto const span = whole_file(page);
         return with_body(std::move(page), span, head_request, fresh_plan(plan));
     }
@@ -191,7 +241,7 @@ response_plan plan_resource(router const& routes,
     }
     if (auto const range = field_of(request, http::field::range);
         range && method == http::verb::get)
-        return plan_range(routes, request, *range, std::move(resource), std::move(plan));
+        return plan_range(site, request, *range, std::move(resource), std::move(plan));
     auto const span = whole_file(resource);
     return with_body(std::move(resource), span, head_request, std::move(plan));
 }
@@ -207,16 +257,24 @@ routing route_request(router const& routes, request_head const& request)
 {
     auto const method = request.method();
     std::string_view const target = request.target();
-    if (request.version() != 10 && request.version() != 11)
+    // RFC 9112 §2.3: a higher HTTP/1.x minor version is served as HTTP/1.1; another major
+    // version cannot be spoken here at all.
+    if (request.version() / 10 != 1)
         return {routes.error(505), true};
     if (method == http::verb::unknown)
         return {routes.error(501), false};
+    if (method == http::verb::connect) {
+        // An origin server tunnels nothing; check_request_head() refused a malformed target.
+        auto refused = routes.error(405);
+        refused.allow = routes.server_allow();
+        return {std::move(refused), false};
+    }
     if (target == "*") {
         if (method != http::verb::options)
             return {routes.error(400), true};
         route_result options;
         options.status = 204;
-        options.allow = router::server_allow();
+        options.allow = routes.server_allow();
         return {std::move(options), false};
     }
     auto const normalized = normalize_target(target);
@@ -230,7 +288,7 @@ routing route_request(router const& routes, request_head const& request)
     }
     resource_request const resource{
         method, normalized.path,
-        parse_accept_encoding(field_of(request, http::field::accept_encoding))};
+        parse_accept_encoding(field_of(request, http::field::accept_encoding)), normalized.query};
     return {routes.route(resource), false};
 }
 
@@ -245,7 +303,7 @@ answer_unless_delayed(site const& site, request_head const& request, answer_term
     }
     auto plan = plan_for(terms, routed.must_close);
     if (routed.result.is_resource)
-        return plan_resource(site.routes, request, std::move(routed.result), std::move(plan));
+        return plan_resource(site, request, std::move(routed.result), std::move(plan));
     auto const span = whole_file(routed.result);
     return with_body(std::move(routed.result), span, request.method() == http::verb::head,
                      std::move(plan));

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace hello_async {
 
@@ -19,14 +20,25 @@ struct answer_terms
     bool client_is_http10{false};
 };
 
-/// Where a response's body comes from: exactly one of the three, or none.
+/// One part of a multipart/byteranges body: its delimiter and header lines, then a region of
+/// the file.
+struct body_part
+{
+    std::string text;
+    std::uint64_t offset{0};
+    std::uint64_t length{0};
+};
+
+/// Where a response's body comes from: bytes, a cached file's bytes, or an open file (the last
+/// two as one region, offset and length, or as `parts`).
 struct response_body
 {
     std::string bytes;                         ///< a built-in page
-    std::shared_ptr<std::string const> cached; ///< a cached file's bytes; offset and length apply
-    unique_fd file;                            ///< an open file; offset and length apply
+    std::shared_ptr<std::string const> cached; ///< a cached file's bytes
+    unique_fd file;                            ///< an open file
     std::uint64_t offset{0};
-    std::uint64_t length{0};
+    std::uint64_t length{0};      ///< of the region; with parts, of the whole body
+    std::vector<body_part> parts; ///< several ranges (RFC 9110 §14.6); the last has no region
 };
 
 /// Head field text that neither the site nor a cached file holds. On the heap, so that the
@@ -37,6 +49,7 @@ struct response_text
     std::string last_modified;
     std::string content_range;
     std::string location;
+    std::string content_type; ///< multipart/byteranges with its boundary
 };
 
 /// The answer to one request, free of any connection: a status and head fields, a body, or a

@@ -286,6 +286,8 @@ void read_limits(table_reader& in, limits& lim)
         lim.uri_bytes = static_cast<std::size_t>(*value);
     if (auto value = in.integer("header_fields", 1, 1 << 20))
         lim.header_fields = static_cast<std::size_t>(*value);
+    if (auto value = in.integer("max_ranges", 1, 1024))
+        lim.max_ranges = static_cast<std::size_t>(*value);
     if (auto value = in.integer("body_bytes", 0, max_i64))
         lim.body_bytes = static_cast<std::uint64_t>(*value);
     if (auto value = in.integer("max_connections", 1, 1 << 24))

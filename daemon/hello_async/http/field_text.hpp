@@ -10,6 +10,26 @@ namespace hello_async {
 constexpr std::array<char, 16> hex_digits{'0', '1', '2', '3', '4', '5', '6', '7',
                                           '8', '9', 'A', 'B', 'C', 'D', 'E', 'F'};
 
+/// A hex digit's value, -1 for any other byte.
+[[nodiscard]] inline int hex_value(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/// RFC 9110 §5.6.2 tchar: the bytes of a token (method, field name, coding, extension name).
+[[nodiscard]] inline bool is_token_char(char c)
+{
+    constexpr std::string_view others{"!#$%&'*+-.^_`|~"};
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           others.find(c) != std::string_view::npos;
+}
+
 /// Drops optional whitespace (SP, HTAB) around a header field value or list element.
 [[nodiscard]] inline std::string_view trim_ows(std::string_view s)
 {

@@ -26,6 +26,8 @@ struct limits
     std::size_t uri_bytes{std::size_t{8} * 1024};
     /// Header fields in one request; beyond it: 431.
     std::size_t header_fields{100};
+    /// Ranges in one Range field, counted as sent; beyond it the whole file is sent with 200.
+    std::size_t max_ranges{16};
     /// Request body read and discarded; beyond it: 413.
     std::uint64_t body_bytes{std::uint64_t{1024} * 1024};
     /// Open client connections over all threads; beyond it, accepting pauses.

@@ -33,13 +33,14 @@ bool if_range_allows(std::optional<std::string_view> if_range,
     return date && *date == last_modified;
 }
 
-/// One range-spec ("0-99", "100-", "-100") against a representation of `size` bytes.
-range_request evaluate_spec(std::string_view spec, std::uint64_t size)
+/// One range-spec ("0-99", "100-", "-100") against a representation of `size` bytes: the
+/// range, nullopt when unsatisfiable; `valid` false when the spec is malformed.
+std::optional<byte_range> evaluate_spec(std::string_view spec, std::uint64_t size, bool& valid)
 {
-    range_request out;
+    valid = false;
     auto const dash = spec.find('-');
     if (dash == std::string_view::npos)
-        return out;
+        return std::nullopt;
     auto const first_text = trim_ows(spec.substr(0, dash));
     auto const last_text = trim_ows(spec.substr(dash + 1));
     std::uint64_t first = 0;
@@ -48,28 +49,38 @@ range_request evaluate_spec(std::string_view spec, std::uint64_t size)
         // Suffix range: the last N bytes.
         std::uint64_t suffix = 0;
         if (!parse_uint64(last_text, suffix))
-            return out;
-        if (suffix == 0 || size == 0) {
-            out.result = range_request::outcome::unsatisfiable;
-            return out;
-        }
-        out.result = range_request::outcome::partial;
-        out.range = {suffix >= size ? 0 : size - suffix, size - 1};
-        return out;
+            return std::nullopt;
+        valid = true;
+        if (suffix == 0 || size == 0)
+            return std::nullopt;
+        return byte_range{suffix >= size ? 0 : size - suffix, size - 1};
     }
     if (!parse_uint64(first_text, first))
-        return out;
+        return std::nullopt;
     if (last_text.empty()) {
         last = size == 0 ? 0 : size - 1;
     } else if (!parse_uint64(last_text, last) || last < first) {
-        return out; // invalid: ignored
+        return std::nullopt;
     }
-    if (first >= size) {
-        out.result = range_request::outcome::unsatisfiable;
-        return out;
+    valid = true;
+    if (first >= size)
+        return std::nullopt;
+    return byte_range{first, std::min(last, size - 1)};
+}
+
+/// Ascending, with overlapping and adjacent ranges joined.
+std::vector<byte_range> merged(std::vector<byte_range> ranges)
+{
+    std::sort(ranges.begin(), ranges.end(),
+              [](byte_range a, byte_range b) { return a.first < b.first; });
+    std::vector<byte_range> out;
+    for (auto const r : ranges) {
+        if (!out.empty() && r.first <= out.back().last + 1) {
+            out.back().last = std::max(out.back().last, r.last);
+        } else {
+            out.push_back(r);
+        }
     }
-    out.result = range_request::outcome::partial;
-    out.range = {first, std::min(last, size - 1)};
     return out;
 }
 
@@ -79,7 +90,8 @@ range_request evaluate_range(std::string_view range,
                              std::optional<std::string_view> if_range,
                              std::string_view etag,
                              std::time_t last_modified,
-                             std::uint64_t size)
+                             std::uint64_t size,
+                             std::size_t max_ranges)
 {
     range = trim_ows(range);
     constexpr std::string_view unit{"bytes="};
@@ -87,10 +99,22 @@ range_request evaluate_range(std::string_view range,
         return {};
     if (!if_range_allows(if_range, etag, last_modified))
         return {};
-    auto const spec = range.substr(unit.size());
-    if (spec.find(',') != std::string_view::npos)
-        return {}; // several ranges: the whole file (documented in the config)
-    return evaluate_spec(spec, size);
+    std::size_t sent = 0;
+    bool all_valid = true;
+    std::vector<byte_range> satisfiable;
+    for_each_element(range.substr(unit.size()), [&](std::string_view spec) {
+        if (++sent > max_ranges || !all_valid)
+            return;
+        bool valid = false;
+        if (auto const r = evaluate_spec(spec, size, valid))
+            satisfiable.push_back(*r);
+        all_valid = valid;
+    });
+    if (sent == 0 || sent > max_ranges || !all_valid)
+        return {};
+    if (satisfiable.empty())
+        return {range_request::outcome::unsatisfiable, {}};
+    return {range_request::outcome::partial, merged(std::move(satisfiable))};
 }
 
 } // namespace hello_async

@@ -4,6 +4,7 @@
 #include <ctime>
 #include <optional>
 #include <string_view>
+#include <vector>
 
 namespace hello_async {
 
@@ -20,21 +21,24 @@ struct range_request
 {
     enum class outcome
     {
-        full,          ///< no Range, an invalid one, several ranges, or If-Range failed: 200
-        partial,       ///< 206 with `range`
+        full,          ///< no Range, an invalid one, too many ranges, or If-Range failed: 200
+        partial,       ///< 206 with `ranges`
         unsatisfiable, ///< 416
     };
     outcome result{outcome::full};
-    byte_range range;
+    std::vector<byte_range> ranges; ///< partial: ascending, none overlapping or adjacent
 };
 
-/// RFC 9110 §14: one range of "bytes=" is served; several ranges get the whole representation
-/// (a 200 is always a valid answer to a Range request); a syntactically invalid Range is ignored.
-/// If-Range must match the strong ETag or equal Last-Modified exactly.
+/// RFC 9110 §14 for "bytes=" ranges. A syntactically invalid Range is ignored, and so is one
+/// of more than `max_ranges` ranges as sent (nginx's max_ranges): the whole representation is
+/// always a valid answer. Otherwise unsatisfiable ranges are dropped (none left: 416), and
+/// overlapping or adjacent ones merged (§14.2 allows it). If-Range must match the strong ETag
+/// or equal Last-Modified exactly.
 [[nodiscard]] range_request evaluate_range(std::string_view range,
                                            std::optional<std::string_view> if_range,
                                            std::string_view etag,
                                            std::time_t last_modified,
-                                           std::uint64_t size);
+                                           std::uint64_t size,
+                                           std::size_t max_ranges);
 
 } // namespace hello_async

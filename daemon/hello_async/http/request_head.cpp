@@ -6,11 +6,7 @@
 #include <iterator>
 
 namespace hello_async {
-namespace {
-
 namespace http = boost::beast::http;
-
-} // namespace
 
 std::size_t find_head_end(std::string_view data)
 {
@@ -48,35 +44,137 @@ bool head_is_clean(std::string_view head)
     return true;
 }
 
-std::optional<unsigned> framing_problem_of(http::request_header<> const& req, limits const& lim)
+namespace {
+
+/// 400 for framing RFC 9112 §6 refuses, 414 and 431 for the limits; 0 when all is well.
+unsigned framing_refusal(request_head const& req, limits const& lim)
 {
     if (req.target().size() > lim.uri_bytes)
         return 414;
     if (static_cast<std::size_t>(std::distance(req.begin(), req.end())) > lim.header_fields)
         return 431;
-    auto const hosts = req.count(http::field::host);
-    if (hosts > 1 || (req.version() == 11 && hosts == 0))
-        return 400;
     auto const lengths = req.count(http::field::content_length);
     auto const codings = req.count(http::field::transfer_encoding);
     if (lengths > 1)
         return 400; // even with equal values: two framings are one too many
-    if (codings > 0) {
-        if (lengths > 0 || req.version() < 11)
-            return 400;
-        // Only the last field's last coding decides; every list element must be a token.
-        std::string_view final_coding;
-        auto const [first, last] = req.equal_range(http::field::transfer_encoding);
-        for (auto it = first; it != last; ++it) {
-            std::string_view const value = it->value();
-            auto const comma = value.rfind(',');
-            final_coding =
-                trim_ows(comma == std::string_view::npos ? value : value.substr(comma + 1));
+    if (codings == 0)
+        return 0;
+    if (lengths > 0 || req.version() < 11)
+        return 400;
+    // Only the last field's last coding decides; every list element must be a token.
+    std::string_view final_coding;
+    auto const [first, last] = req.equal_range(http::field::transfer_encoding);
+    for (auto it = first; it != last; ++it) {
+        std::string_view const value = it->value();
+        auto const comma = value.rfind(',');
+        final_coding = trim_ows(comma == std::string_view::npos ? value : value.substr(comma + 1));
+    }
+    return iequals_ascii(final_coding, "chunked") ? 0 : 400;
+}
+
+/// The authority part of an absolute-form target ("http://HOST:PORT/path"); nullopt for any
+/// other form.
+std::optional<std::string_view> absolute_form_authority(std::string_view target)
+{
+    for (std::string_view const scheme : {"http://", "https://"}) {
+        if (target.size() >= scheme.size() &&
+            iequals_ascii(target.substr(0, scheme.size()), scheme)) {
+            auto const rest = target.substr(scheme.size());
+            return rest.substr(0, rest.find_first_of("/?#"));
         }
-        if (!iequals_ascii(final_coding, "chunked"))
-            return 400;
     }
     return std::nullopt;
+}
+
+/// Host and the target's authority (RFC 9112 §3.2): the refusal, or the authority to use.
+head_check check_authority(request_head const& req)
+{
+    head_check out;
+    auto const hosts = req.count(http::field::host);
+    if (hosts > 1 || (req.version() >= 11 && hosts == 0))
+        return {400};
+    if (hosts == 1) {
+        auto host = parse_authority(req[http::field::host]);
+        if (!host)
+            return {400};
+        out.host = std::move(*host);
+    }
+    std::string_view const target = req.target();
+    if (req.method() == http::verb::connect) {
+        auto named = parse_authority(target);
+        if (!named || named->port == 0)
+            return {400};
+        out.host = std::move(*named);
+        return out;
+    }
+    if (auto const absolute = absolute_form_authority(target)) {
+        // RFC 9110 §4.2.4: userinfo has no place in an http URI a server receives.
+        auto named = absolute->find('@') == std::string_view::npos ? parse_authority(*absolute)
+                                                                   : std::nullopt;
+        if (!named)
+            return {400};
+        out.host = std::move(*named); // RFC 9112 §3.2.2: the target's authority wins
+    }
+    return out;
+}
+
+/// Expect (RFC 9110 §10.1.1): 100-continue is understood; anything else is 417.
+head_check check_expectation(request_head const& req, head_check out)
+{
+    if (req.version() < 11)
+        return out; // HTTP/1.0 did not have Expect
+    auto const [first, last] = req.equal_range(http::field::expect);
+    for (auto it = first; it != last; ++it) {
+        bool known = true;
+        for_each_element(it->value(), [&](std::string_view expectation) {
+            known = known && iequals_ascii(expectation, "100-continue");
+        });
+        if (!known)
+            return {417};
+        out.expects_continue = true;
+    }
+    return out;
+}
+
+} // namespace
+
+std::optional<request_line> split_request_line(std::string_view head)
+{
+    auto const line = head.substr(0, head.find("\r\n"));
+    auto const first_space = line.find(' ');
+    auto const second_space =
+        first_space == std::string_view::npos ? first_space : line.find(' ', first_space + 1);
+    if (second_space == std::string_view::npos ||
+        line.find(' ', second_space + 1) != std::string_view::npos)
+        return std::nullopt;
+    request_line out{line.substr(0, first_space),
+                     line.substr(first_space + 1, second_space - first_space - 1),
+                     line.substr(second_space + 1)};
+    if (out.method.empty() || out.target.empty() || out.version.empty() ||
+        !std::all_of(out.method.begin(), out.method.end(), is_token_char))
+        return std::nullopt;
+    return out;
+}
+
+version_verdict judge_version(std::string_view version)
+{
+    auto const digit = [](char c) { return c >= '0' && c <= '9'; };
+    if (version.size() != 8 || !version.starts_with("HTTP/") || !digit(version[5]) ||
+        version[6] != '.' || !digit(version[7]))
+        return version_verdict::as_is;
+    if (version[5] != '1')
+        return version_verdict::unsupported;
+    return version[7] > '1' ? version_verdict::serve_as_1_1 : version_verdict::as_is;
+}
+
+head_check check_request_head(request_head const& req, limits const& lim)
+{
+    if (auto const refusal = framing_refusal(req, lim); refusal != 0)
+        return {refusal};
+    auto checked = check_authority(req);
+    if (checked.refusal != 0)
+        return checked;
+    return check_expectation(req, std::move(checked));
 }
 
 } // namespace hello_async

@@ -8,17 +8,6 @@
 namespace hello_async {
 namespace {
 
-int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /// RFC 9112 §3.2.2: the absolute form carries scheme and authority, which routing ignores.
 std::optional<std::string_view> strip_absolute_form(std::string_view target)
 {
@@ -120,9 +109,13 @@ normalized_target normalize_target(std::string_view target)
             return {normalized_target::outcome::bad_request, {}};
         target = *path;
     }
-    if (auto const query = target.find('?'); query != std::string_view::npos)
-        target = target.substr(0, query);
+    std::string_view query;
+    if (auto const mark = target.find('?'); mark != std::string_view::npos) {
+        query = target.substr(mark + 1);
+        target = target.substr(0, mark);
+    }
     auto decoded = percent_decode(target);
+    decoded.query = query;
     if (decoded.result == normalized_target::outcome::ok)
         decoded.path = remove_dot_segments(decoded.path);
     return decoded;

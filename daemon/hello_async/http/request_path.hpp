@@ -17,6 +17,7 @@ struct normalized_target
     };
     outcome result{outcome::ok};
     std::string path;
+    std::string_view query{}; ///< what followed '?' in the target, as sent
 };
 
 /// Turns an origin-form or absolute-form target (RFC 9112 §3.2) into the path used for routing:

@@ -54,12 +54,21 @@ bool allowed(method_set methods, http::verb method)
 
 /// Swaps `found` for a precompressed sibling (NAME.br, NAME.gz) when the client accepts its
 /// coding and one exists; `open_named` opens a name the same way the original was opened.
+/// Whenever a sibling exists, the answer depends on Accept-Encoding, the identity answer too:
+/// it says so with Vary (RFC 9110 §12.5.5), or a shared cache would hand it to every client.
 template <class OpenNamed>
 void choose_representation(route_result& plan,
                            accepted_codings codings,
+                           int dir_fd,
                            std::string const& name,
                            OpenNamed&& open_named)
 {
+    bool const any_sibling = plan.file.precompressed_sibling
+                                 ? *plan.file.precompressed_sibling
+                                 : has_precompressed_sibling(dir_fd, name);
+    if (!any_sibling)
+        return;
+    plan.varies_by_encoding = true;
     for (auto const& [accepted, suffix, coding] :
          {std::tuple{codings.br, ".br", std::string_view{"br"}},
           std::tuple{codings.gzip, ".gz", std::string_view{"gzip"}}})
@@ -71,7 +80,6 @@ void choose_representation(route_result& plan,
             continue;
         plan.file = std::move(sibling.file);
         plan.content_coding = coding;
-        plan.varies_by_encoding = true;
         return;
     }
 }
@@ -109,8 +117,14 @@ route_result lookup_failure(router const& routes, file_lookup::outcome outcome)
 router::router(config const& cfg)
     : error_pages_{cfg.error_pages}
 {
-    for (auto const& r : cfg.routes)
+    auto any_resource = method_set::none;
+    for (auto const& r : cfg.routes) {
         routes_.push_back({r, allow_header(r.methods)});
+        any_resource = any_resource | r.methods;
+    }
+    if (!cfg.statics.empty())
+        any_resource = any_resource | method_set::get | method_set::head;
+    server_allow_ = allow_header(any_resource);
     std::sort(routes_.begin(), routes_.end(),
               [](auto const& a, auto const& b) { return a.cfg.path < b.cfg.path; });
     for (auto const& s : cfg.statics) {
@@ -144,12 +158,22 @@ route_result router::route(resource_request const& request) const
         if (path.size() + 1 == prefix.size() && prefix.starts_with(path)) {
             if (method != http::verb::get && method != http::verb::head)
                 return not_allowed(method, static_allow);
-            auto plan = error(301);
-            plan.location = prefix;
-            return plan;
+            return redirect_to(std::string{prefix}, request.query);
         }
     }
     return error(404);
+}
+
+route_result router::redirect_to(std::string location, std::string_view query) const
+{
+    auto plan = error(301);
+    plan.location = std::move(location);
+    // The query belongs to the resource as much as the path does (RFC 3986 §3.4): keep it.
+    if (!query.empty()) {
+        plan.location += '?';
+        plan.location += query;
+    }
+    return plan;
 }
 
 route_result router::not_allowed(http::verb method, std::string_view allow) const
@@ -181,7 +205,7 @@ route_result router::serve_route(route_entry const& route, resource_request cons
                                                        : std::string_view{route.cfg.content_type};
     plan.cache_control = route.cfg.cache_control;
     plan.delay = route.cfg.delay;
-    choose_representation(plan, request.codings, route.cfg.file.native(),
+    choose_representation(plan, request.codings, AT_FDCWD, route.cfg.file.native(),
                           [](auto const& name) { return open_configured(name); });
     return plan;
 }
@@ -196,9 +220,7 @@ route_result router::serve_static(static_entry const& st, resource_request const
     auto found = open_beneath(st.dir.get(), relative);
     if (found.result == file_lookup::outcome::is_directory) {
         if (!path.ends_with('/')) {
-            auto plan = error(301);
-            plan.location = encode_path(path) + '/';
-            return plan;
+            return redirect_to(encode_path(path) + '/', request.query);
         }
         relative += st.cfg.index;
         found = open_beneath(st.dir.get(), relative);
@@ -214,7 +236,7 @@ route_result router::serve_static(static_entry const& st, resource_request const
     plan.is_resource = true;
     plan.content_type = mime_type_for(relative);
     plan.cache_control = st.cfg.cache_control;
-    choose_representation(plan, request.codings, relative,
+    choose_representation(plan, request.codings, st.dir.get(), relative,
                           [&st](auto const& name) { return open_beneath(st.dir.get(), name); });
     return plan;
 }

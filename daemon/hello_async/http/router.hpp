@@ -39,6 +39,7 @@ struct resource_request
     boost::beast::http::verb method{boost::beast::http::verb::get};
     std::string_view path;
     accepted_codings codings;
+    std::string_view query{}; ///< after '?', for a redirect to carry along
 };
 
 /// Maps method + normalized path to a response plan. No sockets: everything here is testable
@@ -55,8 +56,8 @@ class router
     /// The configured page for an error status, or a small built-in one.
     [[nodiscard]] route_result error(unsigned status) const;
 
-    /// The Allow value for "OPTIONS *".
-    [[nodiscard]] static std::string_view server_allow() { return "GET, HEAD, POST, OPTIONS"; }
+    /// The Allow value for "OPTIONS *" and CONNECT: the methods some resource accepts.
+    [[nodiscard]] std::string_view server_allow() const { return server_allow_; }
 
   private:
     struct route_entry
@@ -74,12 +75,14 @@ class router
                                            resource_request const& request) const;
     [[nodiscard]] route_result serve_static(static_entry const& st,
                                             resource_request const& request) const;
+    [[nodiscard]] route_result redirect_to(std::string location, std::string_view query) const;
     [[nodiscard]] route_result not_allowed(boost::beast::http::verb method,
                                            std::string_view allow) const;
 
     std::vector<route_entry> routes_;   // sorted by path
     std::vector<static_entry> statics_; // longest prefix first
     std::map<unsigned, std::filesystem::path> error_pages_;
+    std::string server_allow_;
 };
 
 } // namespace hello_async

@@ -89,6 +89,7 @@ struct cache_entry
     {
     };
     std::chrono::steady_clock::time_point name_checked;
+    bool has_sibling{false}; ///< looked up with the name, at most once a second
 };
 
 /// Touched only by its own I/O thread: no locks.
@@ -96,6 +97,22 @@ std::unordered_map<std::string, cache_entry>& thread_cache()
 {
     thread_local std::unordered_map<std::string, cache_entry> cache;
     return cache;
+}
+
+/// Whether NAME.br or NAME.gz exists beside `name`. Whether an entry by that name exists is
+/// all Vary needs; which file it leads to is for the safe open, when a client asks for it.
+bool sibling_exists(int dir_fd, std::string_view name)
+{
+    std::string sibling{name};
+    auto const exists = [&](char const* suffix) {
+        sibling.resize(name.size());
+        sibling += suffix;
+        struct stat st
+        {
+        };
+        return ::fstatat(dir_fd, sibling.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0;
+    };
+    return exists(".br") || exists(".gz");
 }
 
 bool unchanged(struct stat const& st, cache_entry const& entry)
@@ -119,6 +136,7 @@ bool still_valid(int dir_fd, char const* name, cache_entry& entry)
     if (::fstatat(dir_fd, name, &st, 0) != 0 || !unchanged(st, entry))
         return false;
     entry.name_checked = now;
+    entry.has_sibling = sibling_exists(dir_fd, name);
     return true;
 }
 
@@ -127,10 +145,23 @@ void share_cached(cache_entry const& entry, open_file& out)
     out.content = std::shared_ptr<std::string const>{entry.file, &entry.file->bytes};
     out.cached_etag = entry.file->etag;
     out.cached_last_modified = entry.file->last_modified;
+    out.precompressed_sibling = entry.has_sibling;
     out.size = entry.file->bytes.size();
     out.device = entry.device;
     out.inode = entry.inode;
     out.mtime = entry.mtime;
+}
+
+/// The key of `name` below `dir_fd` in a thread's caches: the descriptor's bytes, then the
+/// name. One buffer per thread, so that a hit costs no allocation.
+std::string const& cache_key(int dir_fd, std::string_view name)
+{
+    thread_local std::string key;
+    std::array<char, sizeof dir_fd> dir_bytes{};
+    std::memcpy(dir_bytes.data(), &dir_fd, sizeof dir_fd);
+    key.assign(dir_bytes.data(), dir_bytes.size());
+    key.append(name);
+    return key;
 }
 
 /// `name` below `dir_fd` (AT_FDCWD for an absolute path) through the cache; `open_uncached`
@@ -138,12 +169,7 @@ void share_cached(cache_entry const& entry, open_file& out)
 template <class OpenUncached>
 file_lookup open_cached(int dir_fd, std::string_view name, OpenUncached&& open_uncached)
 {
-    // One key buffer per thread: a hit costs no allocation.
-    thread_local std::string key;
-    std::array<char, sizeof dir_fd> dir_bytes{};
-    std::memcpy(dir_bytes.data(), &dir_fd, sizeof dir_fd);
-    key.assign(dir_bytes.data(), dir_bytes.size());
-    key.append(name);
+    auto const& key = cache_key(dir_fd, name);
     auto& cache = thread_cache();
     if (auto const it = cache.find(key); it != cache.end()) {
         if (still_valid(dir_fd, key.c_str() + sizeof dir_fd, it->second)) {
@@ -166,6 +192,7 @@ file_lookup open_cached(int dir_fd, std::string_view name, OpenUncached&& open_u
         cache.clear(); // a crude bound: a site with more small files than this rereads them
     cache_entry entry{std::move(file),  std::move(found.file.fd), found.file.device,
                       found.file.inode, found.file.mtime,         std::chrono::steady_clock::now()};
+    entry.has_sibling = sibling_exists(dir_fd, name);
     file_lookup out;
     out.result = file_lookup::outcome::found;
     share_cached(entry, out.file);
@@ -199,6 +226,26 @@ file_lookup open_beneath(int dir_fd, std::string_view relative)
     return open_cached(dir_fd, name, [&] { return open_beneath_uncached(dir_fd, name); });
 }
 
+bool has_precompressed_sibling(int dir_fd, std::string const& name)
+{
+    struct sibling_entry
+    {
+        bool exists{false};
+        std::chrono::steady_clock::time_point checked;
+    };
+    thread_local std::unordered_map<std::string, sibling_entry> known;
+    auto const now = std::chrono::steady_clock::now();
+    auto const& key = cache_key(dir_fd, name);
+    if (auto const it = known.find(key);
+        it != known.end() && now - it->second.checked < name_recheck_period)
+        return it->second.exists;
+    bool const found = sibling_exists(dir_fd, name);
+    if (known.size() >= cached_files_max)
+        known.clear();
+    known.insert_or_assign(key, sibling_entry{found, now});
+    return found;
+}
+
 file_lookup open_configured(std::filesystem::path const& path)
 {
     return open_cached(AT_FDCWD, path.native(),
@@ -207,11 +254,18 @@ file_lookup open_configured(std::filesystem::path const& path)
 
 bool read_span(int fd, std::uint64_t offset, std::uint64_t length, std::string& out)
 {
-    out.resize(length);
+    out.clear();
+    return append_span(fd, offset, length, out);
+}
+
+bool append_span(int fd, std::uint64_t offset, std::uint64_t length, std::string& out)
+{
+    auto const start = out.size();
+    out.resize(start + length);
     std::uint64_t done = 0;
     while (done < length) {
-        auto const n =
-            ::pread(fd, out.data() + done, length - done, static_cast<off_t>(offset + done));
+        auto const n = ::pread(fd, out.data() + start + done, length - done,
+                               static_cast<off_t>(offset + done));
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <sys/stat.h>
@@ -20,6 +21,8 @@ struct open_file
     /// A cached file's validators, made once when it was read; views kept alive by `content`.
     std::string_view cached_etag;
     std::string_view cached_last_modified;
+    /// A cached file's NAME.br or NAME.gz, as last looked up; unknown for other files.
+    std::optional<bool> precompressed_sibling;
     std::uint64_t size{0};
     dev_t device{0};
     struct timespec mtime
@@ -56,11 +59,19 @@ struct file_lookup
 /// holds was always read through the safe open.
 [[nodiscard]] file_lookup open_beneath(int dir_fd, std::string_view relative);
 
+/// Whether NAME.br or NAME.gz lies beside `name` below `dir_fd` (AT_FDCWD for an absolute
+/// path); looked up at most once a second per thread, as the file cache looks names up again.
+[[nodiscard]] bool has_precompressed_sibling(int dir_fd, std::string const& name);
+
 /// Opens a file the administrator named in the config (symlinks anywhere are trusted there).
 [[nodiscard]] file_lookup open_configured(std::filesystem::path const& path);
 
 /// Reads `length` bytes from `offset` of `fd` into `out`; false when the file shrank or failed.
 [[nodiscard]] bool read_span(int fd, std::uint64_t offset, std::uint64_t length, std::string& out);
+
+/// Appends `length` bytes from `offset` of `fd` to `out`; false when the file shrank or failed.
+[[nodiscard]] bool
+append_span(int fd, std::uint64_t offset, std::uint64_t length, std::string& out);
 
 /// Reads `length` bytes from the start of `fd`.
 [[nodiscard]] inline bool read_whole(int fd, std::uint64_t length, std::string& out)

@@ -2,6 +2,7 @@
 
 #include "hello_async/http/access_entry.hpp"
 #include "hello_async/http/answer.hpp"
+#include "hello_async/http/request_body.hpp"
 #include "hello_async/http/request_head.hpp"
 #include "hello_async/http/static_files.hpp"
 #include "hello_async/server/endpoint_text.hpp"
@@ -12,10 +13,11 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/parser.hpp>
-#include <boost/beast/http/read.hpp>
 
 #include <array>
+#include <cctype>
 #include <cerrno>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
@@ -45,38 +47,7 @@ constexpr std::size_t linger_bytes_max = std::size_t{1024} * 1024;
 /// larger one grows the buffer. Ten thousand waiting connections hold this much each.
 constexpr std::size_t first_read_bytes = 1024;
 
-/// A request body nobody wants: the parser counts and frames it (Content-Length or chunked) and
-/// enforces body_limit, and the bytes go nowhere.
-struct discard_body
-{
-    struct value_type
-    {
-    };
-
-    class reader
-    {
-      public:
-        template <bool IsRequest, class Fields>
-        reader(http::header<IsRequest, Fields>& /*header*/, value_type& /*body*/)
-        {}
-        // Beast's BodyReader concept calls these on an instance.
-        // NOLINTNEXTLINE(readability-convert-member-functions-to-static)
-        void init(boost::optional<std::uint64_t> const& /*length*/, beast::error_code& ec)
-        {
-            ec = {};
-        }
-        template <class ConstBufferSequence>
-        std::size_t put(ConstBufferSequence const& buffers, beast::error_code& ec)
-        {
-            ec = {};
-            return net::buffer_size(buffers);
-        }
-        // NOLINTNEXTLINE(readability-convert-member-functions-to-static)
-        void finish(beast::error_code& ec) { ec = {}; }
-    };
-};
-
-using request_parser = http::request_parser<discard_body>;
+using request_parser = http::request_parser<http::empty_body>;
 
 /// Counts the connection and lists it in its thread's registry for as long as it lives.
 class connection_scope
@@ -126,46 +97,45 @@ struct head_read_result
 {
     std::size_t length{0}; ///< bytes of the head at the front of the buffer
     unsigned status{0};    ///< non-zero: answer with this and close
-    bool closed{false};    ///< the client left or timed out: nobody to answer
 };
 
-/// Reads until the buffer holds a whole request head, within the deadline already set. Refuses
-/// a head larger than `max_bytes` (414 when even the request line did not fit, else 431) and
-/// one RFC 9112 forbids on the byte level (400).
-net::awaitable<head_read_result>
-read_head(connection& conn, beast::flat_buffer& buffer, std::size_t max_bytes)
+/// What the buffer holds of a request head: all of it, a refusal, or (nullopt) too little yet.
+/// Refuses a head larger than `max_bytes` (414 when even the request line did not fit, else
+/// 431) and one RFC 9112 forbids on the byte level (400).
+std::optional<head_read_result> buffered_head(beast::flat_buffer& buffer, std::size_t max_bytes)
 {
-    head_read_result out;
-    for (;;) {
-        auto data = buffer_view(buffer);
-        // RFC 9112 §2.2: empty lines before a request line are ignored.
-        std::size_t blank = 0;
-        while (data.substr(blank).starts_with("\r\n"))
-            blank += 2;
-        if (blank > 0) {
-            buffer.consume(blank);
-            data = buffer_view(buffer);
-        }
-        if (auto const end = find_head_end(data.substr(0, max_bytes + 1));
-            end != std::string_view::npos) {
-            out.length = end;
-            if (!head_is_clean(data.substr(0, end)))
-                out.status = 400;
-            co_return out;
-        }
-        if (data.size() > max_bytes) {
-            out.status = data.substr(0, max_bytes).find('\n') == std::string_view::npos ? 414 : 431;
-            co_return out;
-        }
+    auto data = buffer_view(buffer);
+    // RFC 9112 §2.2: empty lines before a request line are ignored.
+    std::size_t blank = 0;
+    while (data.substr(blank).starts_with("\r\n"))
+        blank += 2;
+    if (blank > 0) {
+        buffer.consume(blank);
+        data = buffer_view(buffer);
+    }
+    if (auto const end = find_head_end(data.substr(0, max_bytes + 1));
+        end != std::string_view::npos)
+        return head_read_result{end, head_is_clean(data.substr(0, end)) ? 0U : 400U};
+    if (data.size() > max_bytes) {
+        auto const line_fits = data.substr(0, max_bytes).find('\n') != std::string_view::npos;
+        return head_read_result{0, line_fits ? 431U : 414U};
+    }
+    return std::nullopt;
+}
+
+/// Reads until buffered_head() has an answer, within the deadline already set; true when the
+/// client left or was too slow instead.
+net::awaitable<bool> read_head(connection& conn, beast::flat_buffer& buffer, std::size_t max_bytes)
+{
+    while (!buffered_head(buffer, max_bytes)) {
         auto const room =
-            std::min<std::size_t>(max_bytes + 1 - data.size(), std::size_t{16} * 1024);
+            std::min<std::size_t>(max_bytes + 1 - buffer.size(), std::size_t{16} * 1024);
         auto [ec, n] = co_await conn.socket.async_read_some(buffer.prepare(room), use_tuple);
-        if (ec) {
-            out.closed = true;
-            co_return out;
-        }
+        if (ec)
+            co_return true;
         buffer.commit(n);
     }
+    co_return false;
 }
 
 /// A request read off the connection into the parser, or why none can be answered.
@@ -173,40 +143,143 @@ struct request_read
 {
     unsigned refusal{0};     ///< non-zero: answer with this status and close
     bool client_left{false}; ///< closed or timed out: nobody to answer
+    bool body_unread{false}; ///< Expect: 100-continue, answered before its body: close after
+    head_check checked{};
+    bool head_incomplete{false};                ///< read more, then take the request again
+    std::optional<request_body> body_pending{}; ///< the rest of the body is still to come
 };
 
-/// Reads one request head, checks its framing, and reads (and drops) its body, within the
-/// deadlines of `lim`. On a refusal the buffer still starts with what the client sent.
-net::awaitable<request_read> read_request(connection& conn,
-                                          beast::flat_buffer& buffer,
-                                          request_parser& parser,
-                                          limits const& lim)
+/// 0 for a body read whole, 400 for a malformed one, 413 for one over the limit.
+unsigned body_refusal(chunked_body::verdict result)
 {
-    // read_head enforces header_bytes; Beast's own limit only backs it up.
+    switch (result) {
+    case chunked_body::verdict::bad:
+        return 400;
+    case chunked_body::verdict::too_large:
+        return 413;
+    default:
+        return 0;
+    }
+}
+
+/// Reads the request body and throws it away: 0, or the status to refuse the request with
+/// (400 malformed, 413 too large); nullopt when the client left.
+net::awaitable<std::optional<unsigned>>
+discard_body(connection& conn, beast::flat_buffer& buffer, request_body body, limits const& lim)
+{
+    for (;;) {
+        auto const step = body.read(buffer_view(buffer));
+        buffer.consume(step.consumed);
+        if (step.result != chunked_body::verdict::more)
+            co_return body_refusal(step.result);
+        conn.deadline = steady::now() + lim.body_timeout;
+        auto [ec, n] =
+            co_await conn.socket.async_read_some(buffer.prepare(std::size_t{16} * 1024), use_tuple);
+        if (ec)
+            co_return std::nullopt;
+        buffer.commit(n);
+    }
+}
+
+/// Whether the whole body is in the buffer already; consumes it if so.
+bool body_already_here(beast::flat_buffer& buffer, request_body body)
+{
+    auto const step = body.read(buffer_view(buffer));
+    if (step.result != chunked_body::verdict::done)
+        return false;
+    buffer.consume(step.consumed);
+    return true;
+}
+
+/// RFC 9112 §2.3 for the versions Beast's parser refuses: HTTP/1.2 and up are rewritten to
+/// HTTP/1.1 in the buffer, another major version is 505. 0 when the head may be parsed.
+unsigned settle_version(beast::flat_buffer& buffer, std::size_t head_length)
+{
+    auto const head = buffer_view(buffer).substr(0, head_length);
+    auto const line = split_request_line(head);
+    if (!line)
+        return 0;
+    switch (judge_version(line->version)) {
+    case version_verdict::as_is:
+        return 0;
+    case version_verdict::unsupported:
+        return 505;
+    case version_verdict::serve_as_1_1: {
+        auto const minor = static_cast<std::size_t>(line->version.data() - head.data()) + 7;
+        static_cast<char*>(buffer.data().data())[minor] = '1';
+        return 0;
+    }
+    }
+    return 0;
+}
+
+/// Takes a request from what the buffer holds, without waiting: its head parsed and checked
+/// (RFC 9112), and its body thrown away as far as it has arrived. The result says when more
+/// must be read first. On a refusal the buffer still starts with what the client sent.
+request_read take_request(beast::flat_buffer& buffer, request_parser& parser, limits const& lim)
+{
+    auto const head = buffered_head(buffer, lim.header_bytes);
+    if (!head)
+        return request_read{.head_incomplete = true};
+    if (head->status != 0)
+        return request_read{.refusal = head->status};
+    if (auto const refusal = settle_version(buffer, head->length); refusal != 0)
+        return request_read{.refusal = refusal};
+    // buffered_head() enforces header_bytes; Beast's own limit only backs it up.
     parser.header_limit(static_cast<std::uint32_t>(lim.header_bytes + 4));
     parser.body_limit(lim.body_bytes);
-    auto const head = co_await read_head(conn, buffer, lim.header_bytes);
-    if (head.closed)
-        co_return request_read{0, true};
-    if (head.status != 0)
-        co_return request_read{head.status, false};
     beast::error_code ec;
-    parser.put(net::buffer(buffer.data().data(), head.length), ec);
+    parser.put(net::buffer(buffer.data().data(), head->length), ec);
     if (!ec && !parser.is_header_done())
         ec = http::error::partial_message;
     if (ec)
-        co_return request_read{status_for_read_error(ec), false};
-    buffer.consume(head.length);
-    // Framing is checked before a body is read, so a doubtful one is never consumed.
-    if (auto const problem = framing_problem_of(parser.get().base(), lim))
-        co_return request_read{*problem, false};
-    if (parser.is_done())
-        co_return request_read{};
-    conn.deadline = steady::now() + lim.body_timeout;
-    std::tie(ec, std::ignore) = co_await http::async_read(conn.socket, buffer, parser, use_tuple);
-    if (ec && !conn.socket.is_open())
-        co_return request_read{0, true};
-    co_return request_read{ec ? status_for_read_error(ec) : 0U, false};
+        return request_read{.refusal = status_for_read_error(ec)};
+    buffer.consume(head->length);
+    // The head is checked before a body is read, so a doubtful one is never consumed.
+    request_read out{.checked = check_request_head(parser.get().base(), lim)};
+    out.refusal = out.checked.refusal;
+    if (out.refusal != 0 || parser.is_done())
+        return out;
+    auto const length = parser.content_length();
+    request_body body{length ? std::optional<std::uint64_t>{*length} : std::nullopt,
+                      lim.header_bytes, lim.body_bytes};
+    // RFC 9110 §10.1.1: no answer here depends on the body, so the client that waits for a 100
+    // gets the final status at once, and the body is not waited for.
+    if (out.checked.expects_continue) {
+        out.body_unread = !body_already_here(buffer, body);
+        return out;
+    }
+    auto const step = body.read(buffer_view(buffer));
+    buffer.consume(step.consumed);
+    if (step.result == chunked_body::verdict::more) {
+        out.body_pending = body;
+    } else {
+        out.refusal = body_refusal(step.result);
+    }
+    return out;
+}
+
+/// Reads what take_request() found missing, within the deadlines of `lim`: the rest of the
+/// head, then the body.
+net::awaitable<request_read> read_rest_of_request(connection& conn,
+                                                  beast::flat_buffer& buffer,
+                                                  request_parser& parser,
+                                                  limits const& lim,
+                                                  request_read taken)
+{
+    if (taken.head_incomplete) {
+        if (co_await read_head(conn, buffer, lim.header_bytes))
+            co_return request_read{.client_left = true};
+        taken = take_request(buffer, parser, lim);
+    }
+    if (!taken.body_pending)
+        co_return taken;
+    auto const discarded = co_await discard_body(conn, buffer, *taken.body_pending, lim);
+    if (!discarded)
+        co_return request_read{.client_left = true};
+    taken.refusal = *discarded;
+    taken.body_pending.reset();
+    co_return taken;
 }
 
 /// Waits until the next request starts to arrive (or is already buffered, pipelined): true
@@ -231,7 +304,8 @@ net::awaitable<bool> await_request(connection& conn,
         co_await conn.socket.async_read_some(buffer.prepare(first_read_bytes), use_tuple);
     // A drain cancels idle reads; one whose request had already arrived goes on.
     if (ec == net::error::operation_aborted && conn.socket.is_open() &&
-        conn.socket.available(ignored) > 0) {
+        conn.socket.available(ignored) > 0)
+    {
         std::tie(ec, n) =
             co_await conn.socket.async_read_some(buffer.prepare(first_read_bytes), use_tuple);
     }
@@ -304,9 +378,8 @@ struct pending_response
     write_progress progress{write_progress::failed};
     std::uint64_t written{0};
     std::string unsent; ///< head and in-memory body bytes still to go; empty almost always
-    unique_fd file;     ///< set when the body goes out with sendfile
-    std::uint64_t offset{0};
-    std::uint64_t length{0};
+    unique_fd file;     ///< set when the body goes out with sendfile, as these parts
+    std::vector<body_part> file_parts;
 };
 
 /// Where responses are built: one per thread, shared by all its connections.
@@ -337,6 +410,54 @@ std::optional<std::uint64_t> send_now(int socket, std::string_view head, std::st
     return static_cast<std::uint64_t>(std::max<ssize_t>(sent, 0));
 }
 
+/// Copies `length` bytes of the body's file (cached or open) from `offset` to the end of `out`.
+bool append_region(response_body const& body,
+                   std::uint64_t offset,
+                   std::uint64_t length,
+                   std::string& out)
+{
+    if (body.cached) {
+        out.append(std::string_view{*body.cached}.substr(offset, length));
+        return true;
+    }
+    return append_span(body.file.get(), offset, length, out);
+}
+
+/// The body's bytes, gathered into `scratch` unless they are at hand; nullopt when the file
+/// could not be read.
+std::optional<std::string_view> body_in_memory(response_body const& body, std::string& scratch)
+{
+    if (body.parts.empty() && body.cached)
+        return std::string_view{*body.cached}.substr(body.offset, body.length);
+    if (!body.cached && !body.file)
+        return std::string_view{body.bytes};
+    scratch.clear();
+    if (body.parts.empty()) {
+        if (!append_region(body, body.offset, body.length, scratch))
+            return std::nullopt;
+        return std::string_view{scratch};
+    }
+    for (auto const& part : body.parts) {
+        scratch.append(part.text);
+        if (!append_region(body, part.offset, part.length, scratch))
+            return std::nullopt;
+    }
+    return std::string_view{scratch};
+}
+
+/// Hands a large file body to sendfile: the head goes out in front of the first part.
+void leave_to_sendfile(response_body& body, std::string const& head, pending_response& out)
+{
+    out.file = std::move(body.file);
+    if (body.parts.empty()) {
+        out.file_parts.push_back(body_part{head, body.offset, body.length});
+    } else {
+        out.file_parts = std::move(body.parts);
+        out.file_parts.front().text.insert(0, head);
+    }
+    out.progress = write_progress::partial;
+}
+
 /// Builds the response in the thread's scratch and writes what the socket takes right now: a
 /// small response almost always goes whole, with no asynchronous operation and nothing kept
 /// per connection. The scratch is filled and sent within this one plain function, so no other
@@ -353,21 +474,15 @@ pending_response write_response_now(connection& conn, response_plan plan)
     append_response_head(scratch.head, plan.head);
     auto& body = plan.body;
     std::string_view body_bytes;
-    if (plan.send_body && body.cached) {
-        body_bytes = std::string_view{*body.cached}.substr(body.offset, body.length);
-    } else if (plan.send_body && body.file && body.length > inline_body_max) {
-        out.file = std::move(body.file); // sendfile's path writes the head itself
-        out.offset = body.offset;
-        out.length = body.length;
-        out.unsent = scratch.head;
-        out.progress = write_progress::partial;
+    if (plan.send_body && body.file && body.length > inline_body_max) {
+        leave_to_sendfile(body, scratch.head, out);
         return out;
-    } else if (plan.send_body && body.file) {
-        if (!read_span(body.file.get(), body.offset, body.length, scratch.body))
+    }
+    if (plan.send_body) {
+        auto const gathered = body_in_memory(body, scratch.body);
+        if (!gathered)
             return out; // failed: nothing can be sent
-        body_bytes = scratch.body;
-    } else if (plan.send_body) {
-        body_bytes = body.bytes;
+        body_bytes = *gathered;
     }
     auto const sent = send_now(conn.socket.native_handle(), scratch.head, body_bytes);
     if (!sent)
@@ -393,8 +508,17 @@ net::awaitable<send_outcome> finish_sending(connection& conn,
                                             std::chrono::milliseconds send_timeout)
 {
     if (pending.file) {
-        co_return co_await send_with_sendfile(conn, pending.unsent, pending.file.get(),
-                                              pending.offset, pending.length, send_timeout);
+        send_outcome total{true, 0};
+        for (auto const& part : pending.file_parts) {
+            auto const sent = co_await send_with_sendfile(conn, part.text, pending.file.get(),
+                                                          part.offset, part.length, send_timeout);
+            total.bytes += sent.bytes;
+            if (!sent.ok) {
+                total.ok = false;
+                break;
+            }
+        }
+        co_return total;
     }
     conn.deadline = steady::now() + send_timeout;
     auto [ec, n] = co_await net::async_write(conn.socket, net::buffer(pending.unsent), use_tuple);
@@ -411,48 +535,83 @@ struct exchange_outcome
     bool must_close{false};
 };
 
-/// Sends the response in `plan` whole, within the send timeout.
-net::awaitable<exchange_outcome>
-respond(connection& conn, response_plan plan, std::chrono::milliseconds send_timeout)
+exchange_outcome outcome_of(pending_response const& pending)
 {
-    auto pending = write_response_now(conn, std::move(plan));
-    exchange_outcome out{pending.status, pending.progress == write_progress::done, pending.written,
-                         pending.keep_alive, pending.must_close};
-    if (pending.progress == write_progress::partial) {
-        auto const rest = co_await finish_sending(conn, pending, send_timeout);
+    return {pending.status, pending.progress == write_progress::done, pending.written,
+            pending.keep_alive, pending.must_close};
+}
+
+/// An answer's first write, or the delay its route asks for before there is one.
+struct first_write
+{
+    std::chrono::milliseconds delay{0};
+    pending_response pending;
+};
+
+// The next three are plain functions on purpose: a response plan is a few hundred bytes, and
+// it must never become part of a coroutine frame, of which ten thousand may wait at once.
+
+/// Plans the answer to a request and writes what the socket takes.
+first_write
+answer_now(connection& conn, site const& site, request_head const& request, answer_terms terms)
+{
+    auto plan = answer(site, request, terms);
+    if (plan.delay.count() > 0)
+        return {plan.delay, {}};
+    return {std::chrono::milliseconds{0}, write_response_now(conn, std::move(plan))};
+}
+
+pending_response answer_after_wait(connection& conn,
+                                   site const& site,
+                                   request_head const& request,
+                                   answer_terms terms)
+{
+    return write_response_now(conn, answer_after_delay(site, request, terms));
+}
+
+pending_response refuse_now(connection& conn, site const& site, unsigned status)
+{
+    return write_response_now(conn, answer_refusal(site, status));
+}
+
+/// What the rest of an exchange needs: the delay to wait before answering, and the part of the
+/// response the socket did not take at once.
+struct unfinished_exchange
+{
+    delay_queue& delays;
+    server_state const& state;
+    site const& site_now;
+    request_head const* request; ///< null for a refusal, which has no delay
+    answer_terms terms;
+};
+
+/// Finishes what the first write left: waits out the route's delay, answers, and sends what the
+/// socket did not take. nullopt when the client left during the delay.
+net::awaitable<std::optional<exchange_outcome>> finish_exchange(connection& conn,
+                                                                beast::flat_buffer& buffer,
+                                                                unfinished_exchange ex,
+                                                                first_write& first)
+{
+    if (first.delay.count() > 0) {
+        conn.deadline = steady::time_point::max();
+        if (buffer.size() == 0)
+            buffer.shrink_to_fit(); // nor a read buffer: the next read allocates again
+        auto [ec] = co_await ex.delays.async_wait_until(steady::now() + first.delay, use_tuple);
+        if (ec || !conn.socket.is_open())
+            co_return std::nullopt;
+        // A drain that began during the delay still gets this answer, but no further one.
+        if (ex.state.draining.load(std::memory_order_relaxed))
+            ex.terms.keep_alive = false;
+        first.pending = answer_after_wait(conn, ex.site_now, *ex.request, ex.terms);
+    }
+    auto out = outcome_of(first.pending);
+    if (first.pending.progress == write_progress::partial) {
+        auto const rest =
+            co_await finish_sending(conn, first.pending, ex.site_now.cfg.limits.send_timeout);
         out.sent = rest.ok;
         out.bytes = rest.bytes;
     }
     co_return out;
-}
-
-/// Answers a parsed request: plan, wait out the route's delay if it has one, plan again, send.
-/// nullopt when the client left during the delay.
-net::awaitable<std::optional<exchange_outcome>> answer_request(connection& conn,
-                                                               beast::flat_buffer& buffer,
-                                                               delay_queue& delays,
-                                                               server_state const& state,
-                                                               site const& site,
-                                                               request_head const& request,
-                                                               answer_terms terms)
-{
-    auto const send_timeout = site.cfg.limits.send_timeout;
-    auto plan = answer(site, request, terms);
-    if (plan.delay.count() == 0) {
-        co_return co_await respond(conn, std::move(plan), send_timeout);
-    }
-    auto const wake_at = steady::now() + plan.delay;
-    plan = {};
-    conn.deadline = steady::time_point::max();
-    if (buffer.size() == 0)
-        buffer.shrink_to_fit(); // nor a read buffer: the next read allocates again
-    auto [ec] = co_await delays.async_wait_until(wake_at, use_tuple);
-    if (ec || !conn.socket.is_open())
-        co_return std::nullopt;
-    // A drain that began during the delay still gets this answer, but no further one.
-    if (state.draining.load(std::memory_order_relaxed))
-        terms.keep_alive = false;
-    co_return co_await respond(conn, answer_after_delay(site, request, terms), send_timeout);
 }
 
 /// Reads and drops what the client still sends, briefly, then closes (see linger_time).
@@ -491,13 +650,25 @@ void log_exchange(exchange_record& rec, exchange_outcome const& outcome, std::st
     log_access(rec.entry);
 }
 
-/// The request line's parts for the log, as far as the parser got.
+/// The request line's parts for the log, as far as the parser got: a line the parser refused
+/// is still logged by its parts when it has the shape of a request line.
 void record_request(exchange_record& rec,
                     request_parser const& parser,
                     beast::flat_buffer const& buffer)
 {
     if (!parser.is_header_done()) {
-        rec.fallback_line = first_line_of(buffer);
+        auto const line = split_request_line(buffer_view(buffer));
+        auto const version = line ? line->version : std::string_view{};
+        bool const numbered = version.size() == 8 && version.starts_with("HTTP/") &&
+                              std::isdigit(static_cast<unsigned char>(version[5])) != 0 &&
+                              std::isdigit(static_cast<unsigned char>(version[7])) != 0;
+        if (!numbered) {
+            rec.fallback_line = first_line_of(buffer);
+            return;
+        }
+        rec.entry.method = line->method;
+        rec.entry.target = line->target;
+        rec.entry.version = static_cast<unsigned>((version[5] - '0') * 10 + (version[7] - '0'));
         return;
     }
     auto const& request = parser.get();
@@ -572,7 +743,8 @@ net::awaitable<void> run_session(tcp::socket socket,
     bool close_gently = false; // unread input may remain: linger before closing
 
     for (std::size_t served = 0;; ++served) {
-        if (!co_await await_request(conn, buffer, state, site->cfg.limits, served))
+        if (buffer.size() == 0 &&
+            !co_await await_request(conn, buffer, state, site->cfg.limits, served))
             break;
         site.refresh();
         auto const& lim = site->cfg.limits;
@@ -580,21 +752,27 @@ net::awaitable<void> run_session(tcp::socket socket,
         rec.started = steady::now();
         conn.deadline = rec.started + lim.header_timeout;
         request_parser parser;
-        auto const read = co_await read_request(conn, buffer, parser, lim);
+        auto read = take_request(buffer, parser, lim);
+        // Almost always the request arrived whole, with nothing to wait for.
+        if (read.head_incomplete || read.body_pending) {
+            read = co_await read_rest_of_request(conn, buffer, parser, lim, std::move(read));
+        }
         if (read.client_left)
             break;
         record_request(rec, parser, buffer);
-        std::optional<exchange_outcome> outcome;
-        if (read.refusal != 0) {
-            outcome = co_await respond(conn, answer_refusal(*site, read.refusal), lim.send_timeout);
-        } else {
-            auto const& request = parser.get();
-            answer_terms const terms{request.keep_alive() &&
-                                         !state.draining.load(std::memory_order_relaxed) &&
-                                         served + 1 < lim.max_requests_per_connection,
-                                     request.version() == 10};
-            outcome = co_await answer_request(conn, buffer, state.delays(thread), state, *site,
-                                              request.base(), terms);
+        auto const& request = parser.get();
+        answer_terms const terms{request.keep_alive() && !read.body_unread &&
+                                     !state.draining.load(std::memory_order_relaxed) &&
+                                     served + 1 < lim.max_requests_per_connection,
+                                 request.version() == 10};
+        auto first = read.refusal != 0 ? first_write{{}, refuse_now(conn, *site, read.refusal)}
+                                       : answer_now(conn, *site, request.base(), terms);
+        std::optional<exchange_outcome> outcome = outcome_of(first.pending);
+        // Almost always the response went whole, with nothing to wait for.
+        if (first.delay.count() > 0 || first.pending.progress == write_progress::partial) {
+            unfinished_exchange const ex{state.delays(thread), state, *site, &request.base(),
+                                         terms};
+            outcome = co_await finish_exchange(conn, buffer, ex, first);
         }
         if (!outcome)
             break;
@@ -604,7 +782,7 @@ net::awaitable<void> run_session(tcp::socket socket,
         if (!outcome->sent)
             break;
         if (!outcome->keep_alive) {
-            close_gently = outcome->must_close || buffer.size() > 0;
+            close_gently = outcome->must_close || read.body_unread || buffer.size() > 0;
             break;
         }
     }
