@@ -156,15 +156,23 @@ std::optional<request_line> split_request_line(std::string_view head)
     return out;
 }
 
-version_verdict judge_version(std::string_view version)
+std::optional<unsigned> version_number(std::string_view version)
 {
     auto const digit = [](char c) { return c >= '0' && c <= '9'; };
     if (version.size() != 8 || !version.starts_with("HTTP/") || !digit(version[5]) ||
         version[6] != '.' || !digit(version[7]))
+        return std::nullopt;
+    return static_cast<unsigned>((version[5] - '0') * 10 + (version[7] - '0'));
+}
+
+version_verdict judge_version(std::string_view version)
+{
+    auto const number = version_number(version);
+    if (!number)
         return version_verdict::as_is;
-    if (version[5] != '1')
+    if (*number / 10 != 1)
         return version_verdict::unsupported;
-    return version[7] > '1' ? version_verdict::serve_as_1_1 : version_verdict::as_is;
+    return *number > 11 ? version_verdict::serve_as_1_1 : version_verdict::as_is;
 }
 
 head_check check_request_head(request_head const& req, limits const& lim)

@@ -36,6 +36,9 @@ struct request_line
 /// a token; nullopt when it is not shaped like a request line.
 [[nodiscard]] std::optional<request_line> split_request_line(std::string_view head);
 
+/// "HTTP/1.1" -> 11; nullopt unless `version` is "HTTP/" DIGIT "." DIGIT.
+[[nodiscard]] std::optional<unsigned> version_number(std::string_view version);
+
 /// What a request line's version means here (RFC 9112 §2.3).
 enum class version_verdict
 {

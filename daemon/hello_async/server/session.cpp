@@ -17,7 +17,6 @@
 #include <boost/beast/http/parser.hpp>
 
 #include <array>
-#include <cctype>
 #include <cerrno>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
@@ -282,8 +281,8 @@ net::awaitable<request_read> read_rest_of_request(connection& conn,
     co_return taken;
 }
 
-/// Waits until the next request starts to arrive (or is already buffered, pipelined): true
-/// when there is one to read. The wait counts against the idle timeout, so that the header
+/// With nothing buffered, waits until the next request starts to arrive: true when there is
+/// one to read. The wait counts against the idle timeout, so that the header
 /// timeout runs from a request's first byte.
 net::awaitable<bool> await_request(connection& conn,
                                    beast::flat_buffer& buffer,
@@ -291,8 +290,6 @@ net::awaitable<bool> await_request(connection& conn,
                                    limits const& lim,
                                    std::size_t served)
 {
-    if (buffer.size() > 0)
-        co_return true;
     // A fresh connection is not idle: its first request is on the way and must be answered.
     conn.idle = served > 0;
     conn.deadline = steady::now() + (served == 0 ? lim.header_timeout : lim.keepalive_timeout);
@@ -658,17 +655,14 @@ void record_request(exchange_record& rec,
 {
     if (!parser.is_header_done()) {
         auto const line = split_request_line(buffer_view(buffer));
-        auto const version = line ? line->version : std::string_view{};
-        bool const numbered = version.size() == 8 && version.starts_with("HTTP/") &&
-                              std::isdigit(static_cast<unsigned char>(version[5])) != 0 &&
-                              std::isdigit(static_cast<unsigned char>(version[7])) != 0;
-        if (!numbered) {
+        auto const version = line ? version_number(line->version) : std::nullopt;
+        if (!version) {
             rec.fallback_line = first_line_of(buffer);
             return;
         }
         rec.entry.method = line->method;
         rec.entry.target = line->target;
-        rec.entry.version = static_cast<unsigned>((version[5] - '0') * 10 + (version[7] - '0'));
+        rec.entry.version = *version;
         return;
     }
     auto const& request = parser.get();
