@@ -107,7 +107,7 @@ conditions conditions_of(request_head const& request)
 }
 
 /// Puts the representation's validators and metadata into the head (RFC 9110 §8.8).
-void describe_representation(route_result const& resource, response_plan& plan)
+response_plan describe_representation(route_result const& resource, response_plan plan)
 {
     auto const& file = resource.file;
     auto& head = plan.head;
@@ -125,6 +125,7 @@ void describe_representation(route_result const& resource, response_plan& plan)
     head.content_encoding = resource.content_coding;
     head.vary_accept_encoding = resource.varies_by_encoding;
     head.cache_control = resource.cache_control;
+    return plan;
 }
 
 /// A boundary no file is likely to contain, new for every response (RFC 2046 §5.1.1).
@@ -219,7 +220,7 @@ response_plan plan_resource(site const& site,
                             route_result resource,
                             response_plan plan)
 {
-    describe_representation(resource, plan);
+    plan = describe_representation(resource, std::move(plan));
     auto const method = request.method();
     bool const get_or_head = method == http::verb::get || method == http::verb::head;
     bool const head_request = method == http::verb::head;

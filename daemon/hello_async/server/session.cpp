@@ -443,7 +443,8 @@ std::optional<std::string_view> body_in_memory(response_body const& body, std::s
 }
 
 /// Hands a large file body to sendfile: the head goes out in front of the first part.
-void leave_to_sendfile(response_body& body, std::string const& head, pending_response& out)
+pending_response
+leave_to_sendfile(response_body& body, std::string const& head, pending_response out)
 {
     out.file = std::move(body.file);
     if (body.parts.empty()) {
@@ -453,6 +454,7 @@ void leave_to_sendfile(response_body& body, std::string const& head, pending_res
         out.file_parts.front().text.insert(0, head);
     }
     out.progress = write_progress::partial;
+    return out;
 }
 
 /// Builds the response in the thread's scratch and writes what the socket takes right now: a
@@ -472,8 +474,7 @@ pending_response write_response_now(connection& conn, response_plan plan)
     auto& body = plan.body;
     std::string_view body_bytes;
     if (plan.send_body && body.file && body.length > inline_body_max) {
-        leave_to_sendfile(body, scratch.head, out);
-        return out;
+        return leave_to_sendfile(body, scratch.head, std::move(out));
     }
     if (plan.send_body) {
         auto const gathered = body_in_memory(body, scratch.body);
