@@ -2,7 +2,7 @@
 #include "hello_async/http/config.hpp"
 #include "hello_async/server/logging.hpp"
 #include "hello_async/server/server.hpp"
-#include "hello_async/server/systemd.hpp"
+#include "hello_async/server/tls_context.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -49,7 +49,10 @@ int main(int argc, char* argv[])
     case command_line::action::check_config:
         try {
             auto const cfg = load_config(cli.config_path);
-            return say_and_succeed(cli.config_path.string() + ": configuration ok\n");
+            std::string report;
+            for (auto const& note : check_tls_certificates(cfg).notes)
+                report += note + "\n";
+            return say_and_succeed(report + cli.config_path.string() + ": configuration ok\n");
         } catch (config_error const& e) {
             static_cast<void>(say(stderr, std::string{e.what()} + "\n"));
             return exit_config;
@@ -63,15 +66,9 @@ int main(int argc, char* argv[])
         auto cfg = load_config(cli.config_path);
         init_logging(cli.log.value_or(cfg.server.log));
         auto site_now = std::make_shared<site const>(std::move(cfg));
-        auto listeners = [&] {
-            if (auto adopted = adopt_listen_sockets(site_now->cfg.server.socket_name)) {
-                for (auto const& other : adopted->ignored)
-                    spdlog::warn("socket activation: ignoring {}", other);
-                return std::move(adopted->listeners);
-            }
-            return bind_listeners(site_now->cfg.server.listen);
-        }();
-        server srv{site_now, std::move(listeners)};
+        auto listeners = open_listeners(site_now->cfg);
+        auto tls = load_tls_for(site_now->cfg, listeners);
+        server srv{site_now, std::move(listeners), std::move(tls)};
         status = srv.run();
     } catch (config_error const& e) {
         // Before logging is up stderr is the only channel; under systemd it is the journal.

@@ -8,9 +8,9 @@ for need in "$@"; do
     case $need in
     build)
         packages="$packages cmake ninja-build g++ pkg-config libboost1.81-dev libspdlog-dev
-                  libtomlplusplus-dev libsystemd-dev" ;;
+                  libtomlplusplus-dev libsystemd-dev libssl-dev" ;;
     test)
-        packages="$packages libgtest-dev systemd socat curl shellcheck clang-tidy" ;;
+        packages="$packages libgtest-dev systemd socat curl shellcheck clang-tidy openssl testssl.sh dnsutils" ;;
     package)
         packages="$packages dpkg-dev file lintian" ;;
     bench)

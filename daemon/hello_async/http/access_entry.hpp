@@ -19,6 +19,9 @@ struct access_entry
     std::uint64_t bytes{0};
     std::chrono::microseconds duration{0};
     std::string_view peer;
+    std::string_view tls_protocol; ///< "TLSv1.3"; empty on a plain connection
+    std::string_view tls_cipher;
+    std::string_view tls_sni; ///< the server name the client asked for, if it did
 };
 
 /// Appends "GET /sleep HTTP/1.1 200 320 5000.294ms 127.0.0.1:50464" to `out`: the request line

@@ -37,6 +37,7 @@ response_plan plan_for(answer_terms terms, bool must_close)
     plan.must_close = must_close;
     plan.head.keep_alive = terms.keep_alive && !must_close;
     plan.head.client_is_http10 = terms.client_is_http10;
+    plan.head.strict_transport_security = terms.strict_transport_security;
     return plan;
 }
 
@@ -48,6 +49,7 @@ response_plan fresh_plan(response_plan const& old)
     plan.must_close = old.must_close;
     plan.head.keep_alive = old.head.keep_alive;
     plan.head.client_is_http10 = old.head.client_is_http10;
+    plan.head.strict_transport_security = old.head.strict_transport_security;
     return plan;
 }
 
@@ -293,9 +295,42 @@ routing route_request(router const& routes, request_head const& request)
     return {routes.route(resource), false};
 }
 
+/// The path and query of a target in origin or absolute form ("/" for any other form).
+std::string_view path_and_query(std::string_view target)
+{
+    if (target.starts_with('/'))
+        return target;
+    auto const scheme_end = target.find("://");
+    if (scheme_end == std::string_view::npos)
+        return "/";
+    auto const path = target.find('/', scheme_end + 3);
+    return path == std::string_view::npos ? "/" : target.substr(path);
+}
+
+/// server.redirect_to_https: the same target, over HTTPS, for a request that named its host.
+std::optional<route_result>
+redirect_to_https(router const& routes, request_head const& request, answer_terms terms)
+{
+    if (terms.https_redirect_host == nullptr || terms.https_redirect_host->host.empty() ||
+        request.version() / 10 != 1 || request.target() == "*" ||
+        request.method() == http::verb::connect)
+        return std::nullopt;
+    auto moved = routes.error(308);
+    moved.location = "https://" + terms.https_redirect_host->host;
+    if (terms.https_port != 443)
+        moved.location += ":" + std::to_string(terms.https_port);
+    moved.location += path_and_query(request.target());
+    return moved;
+}
+
 response_plan
 answer_unless_delayed(site const& site, request_head const& request, answer_terms terms, bool delay)
 {
+    if (auto moved = redirect_to_https(site.routes, request, terms)) {
+        auto const span = whole_file(*moved);
+        return with_body(std::move(*moved), span, request.method() == http::verb::head,
+                         plan_for(terms, false));
+    }
     auto routed = route_request(site.routes, request);
     if (delay && routed.result.delay.count() > 0) {
         response_plan later;

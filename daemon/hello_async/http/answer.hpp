@@ -1,5 +1,6 @@
 #pragma once
 
+#include "hello_async/http/authority.hpp"
 #include "hello_async/http/request_head.hpp"
 #include "hello_async/http/response.hpp"
 #include "hello_async/http/site.hpp"
@@ -18,6 +19,12 @@ struct answer_terms
 {
     bool keep_alive{true}; ///< the connection may carry another request after this one
     bool client_is_http10{false};
+    /// Sent with every response: the Strict-Transport-Security value, over TLS.
+    std::string_view strict_transport_security{};
+    /// Set on a plain connection of a server that redirects to HTTPS: every request is answered
+    /// 308 to the same target at this host (the request's validated authority) over HTTPS.
+    authority const* https_redirect_host{nullptr};
+    std::uint16_t https_port{443}; ///< where https_redirect_host is served over TLS
 };
 
 /// One part of a multipart/byteranges body: its delimiter and header lines, then a region of

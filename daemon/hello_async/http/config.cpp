@@ -34,12 +34,18 @@ class diagnostics
     [[noreturn]] void
     fail(toml::source_region const& where, std::string_view key, std::string_view problem) const
     {
+        throw config_error{origin(where, key) + ": " + std::string{problem}};
+    }
+
+    /// "FILE:LINE:COLUMN: KEY", the start of every message about that key.
+    [[nodiscard]] std::string origin(toml::source_region const& where, std::string_view key) const
+    {
         std::ostringstream out;
         out << source_.string() << ':' << where.begin.line;
         if (where.begin.column != 0)
             out << ':' << where.begin.column;
-        out << ": " << key << ": " << problem;
-        throw config_error{out.str()};
+        out << ": " << key;
+        return out.str();
     }
 
     [[nodiscard]] fs::path const& source() const { return source_; }
@@ -80,6 +86,13 @@ class table_reader
     [[nodiscard]] std::string key_path(std::string_view key) const
     {
         return prefix_.empty() ? std::string{key} : prefix_ + "." + std::string{key};
+    }
+
+    /// "FILE:LINE:COLUMN: KEY" of a key that is present.
+    [[nodiscard]] std::string origin(std::string_view key) const
+    {
+        auto const* node = table_.get(key);
+        return diag_.origin(node != nullptr ? node->source() : table_.source(), key_path(key));
     }
 
     [[nodiscard]] toml::node const* find(std::string_view key)
@@ -228,20 +241,29 @@ std::string check_readable_dir(fs::path const& path)
     return {};
 }
 
+/// Addresses of a `listen` key; `at_least_one` for [server], whose default the key replaces.
+std::vector<ip::tcp::endpoint> read_listen(table_reader& in, bool at_least_one)
+{
+    std::vector<ip::tcp::endpoint> out;
+    auto listen = in.strings("listen");
+    if (!listen)
+        return out;
+    if (listen->empty() && at_least_one)
+        in.fail("listen", "must name at least one address");
+    for (auto const& text : *listen) {
+        auto const endpoint = parse_listen_address(text);
+        if (!endpoint) {
+            in.fail("listen",
+                    "bad address \"" + text + R"(": expected "HOST:PORT" or "[IPV6]:PORT")");
+        }
+        out.push_back(*endpoint);
+    }
+    return out;
+}
+
 void read_server(table_reader& in, config& cfg, fs::path const& config_dir)
 {
-    if (auto listen = in.strings("listen")) {
-        if (listen->empty())
-            in.fail("listen", "must name at least one address");
-        for (auto const& text : *listen) {
-            auto const endpoint = parse_listen_address(text);
-            if (!endpoint) {
-                in.fail("listen",
-                        "bad address \"" + text + R"(": expected "HOST:PORT" or "[IPV6]:PORT")");
-            }
-            cfg.server.listen.push_back(*endpoint);
-        }
-    }
+    cfg.server.listen = read_listen(in, true);
     if (auto root = in.string("root"))
         cfg.server.root = resolve(config_dir, *root);
     if (auto threads = in.integer("threads", 0, 1024))
@@ -260,7 +282,79 @@ void read_server(table_reader& in, config& cfg, fs::path const& config_dir)
             in.fail("socket_name", "must not be empty");
         cfg.server.socket_name = *name;
     }
+    if (auto redirect = in.boolean("redirect_to_https"))
+        cfg.server.redirect_to_https = *redirect;
     in.reject_unknown();
+}
+
+constexpr std::string_view credential_prefix = "credential:";
+
+/// A certificate's chain or key: a path relative to the config file, or a credential.
+pem_source read_pem_source(table_reader& in, std::string_view key, fs::path const& config_dir)
+{
+    auto const text = in.required_string(key);
+    pem_source out;
+    out.origin = in.origin(key);
+    if (text.starts_with(credential_prefix)) {
+        auto const name = text.substr(credential_prefix.size());
+        // systemd's own rule for credential names: a plain file name in the directory.
+        if (name.empty() || name == "." || name == ".." || name.find('/') != std::string::npos)
+            in.fail(key, "bad credential name \"" + name + "\": must be a plain file name");
+        out.credential = name;
+        return out;
+    }
+    if (text.empty())
+        in.fail(key, "must name a PEM file or credential:NAME");
+    out.file = resolve(config_dir, text);
+    return out;
+}
+
+/// "TLSv1.2" or "TLSv1.3", as nginx's ssl_protocols and OpenSSL spell them.
+std::optional<int> parse_tls_version(std::string_view word)
+{
+    if (word == "TLSv1.2")
+        return tls_1_2;
+    if (word == "TLSv1.3")
+        return tls_1_3;
+    return std::nullopt;
+}
+
+void read_tls_protocols(table_reader& in, tls_config& tls)
+{
+    auto words = in.strings("protocols");
+    if (!words)
+        return;
+    if (words->empty())
+        in.fail("protocols", "must name at least one protocol");
+    tls.min_version = tls_1_3;
+    tls.max_version = tls_1_2;
+    for (auto const& word : *words) {
+        auto const version = parse_tls_version(word);
+        if (!version)
+            in.fail("protocols",
+                    "unsupported protocol \"" + word + R"(" ("TLSv1.2" or "TLSv1.3"))");
+        tls.min_version = std::min(tls.min_version, *version);
+        tls.max_version = std::max(tls.max_version, *version);
+    }
+}
+
+std::string header_value(table_reader& in, std::string_view key);
+
+void read_tls(table_reader& in, tls_config& tls)
+{
+    if (auto name = in.string("socket_name")) {
+        if (name->empty())
+            in.fail("socket_name", "must not be empty");
+        tls.socket_name = *name;
+    }
+    tls.listen = read_listen(in, false);
+    read_tls_protocols(in, tls);
+    if (auto timeout = in.duration("handshake_timeout")) {
+        if (timeout->count() <= 0)
+            in.fail("handshake_timeout", "must be longer than 0");
+        tls.handshake_timeout = *timeout;
+    }
+    tls.hsts = header_value(in, "hsts");
 }
 
 void read_limits(table_reader& in, limits& lim)
@@ -424,7 +518,7 @@ void for_each_table_in(diagnostics const& diag, table_reader& top, std::string_v
     for (auto const& element : *array) {
         ++index;
         auto const* table = element.as_table();
-        auto const name = std::string{key} + "[" + std::to_string(index) + "]";
+        auto const name = top.key_path(key) + "[" + std::to_string(index) + "]";
         if (table == nullptr)
             diag.fail(element.source(), name, "expected a table, found " + type_name(element));
         table_reader reader{diag, *table, name};
@@ -536,6 +630,18 @@ config parse_config(std::string_view text, fs::path const& source)
         auto const* server = document["server"].as_table();
         auto const* root = server != nullptr ? server->get("root") : nullptr;
         diag.fail(root != nullptr ? root->source() : document.source(), "server.root", problem);
+    }
+    if (auto const* tls = top.subtable("tls")) {
+        table_reader in{diag, *tls, "tls"};
+        read_tls(in, cfg.tls);
+        for_each_table_in(diag, in, "certificate", [&](table_reader& entry) {
+            certificate_config cert;
+            cert.chain = read_pem_source(entry, "chain", config_dir);
+            cert.key = read_pem_source(entry, "key", config_dir);
+            entry.reject_unknown();
+            cfg.tls.certificates.push_back(std::move(cert));
+        });
+        in.reject_unknown();
     }
     if (auto const* lim = top.subtable("limits")) {
         table_reader in{diag, *lim, "limits"};

@@ -85,6 +85,41 @@ struct server_config
     bool access_log{true};
     log_target log{log_target::automatic};
     std::string socket_name{"http"}; ///< FileDescriptorName= of the socket unit
+    bool redirect_to_https{false};   ///< plain requests get 308 to the same target over HTTPS
+};
+
+/// A PEM file named in the config: a path, or a systemd credential ("credential:NAME", read
+/// from $CREDENTIALS_DIRECTORY when the certificates are loaded).
+struct pem_source
+{
+    std::filesystem::path file; ///< absolute; empty for a credential
+    std::string credential;     ///< the credential's name; empty for a file
+    std::string origin;         ///< "FILE:LINE:COLUMN: KEY", for problems found when loading
+};
+
+/// One [[tls.certificate]]: a certificate chain and its private key.
+struct certificate_config
+{
+    pem_source chain;
+    pem_source key;
+};
+
+/// TLS protocol versions, as OpenSSL numbers them (TLS1_2_VERSION, TLS1_3_VERSION).
+constexpr int tls_1_2 = 0x0303;
+constexpr int tls_1_3 = 0x0304;
+
+/// The [tls] table.
+struct tls_config
+{
+    std::string socket_name{"https"}; ///< FileDescriptorName= of the TLS socket unit
+    std::vector<boost::asio::ip::tcp::endpoint> listen; ///< bound without systemd; none by default
+    int min_version{tls_1_2};
+    int max_version{tls_1_3};
+    std::chrono::milliseconds handshake_timeout{std::chrono::seconds{10}};
+    std::string hsts; ///< Strict-Transport-Security value for TLS responses; empty: none
+    /// The first answers clients without SNI or with an unknown name. Empty: the credentials
+    /// tls.chain and tls.key (what the shipped example drop-in hands over).
+    std::vector<certificate_config> certificates;
 };
 
 /// Everything read from one config file, with every path made absolute.
@@ -92,6 +127,7 @@ struct config
 {
     std::filesystem::path source;
     server_config server;
+    tls_config tls;
     struct limits limits;
     std::vector<route_config> routes;
     std::vector<static_config> statics;

@@ -26,7 +26,7 @@ void append_response_head(std::string& out, response_head const& head)
                                   head.location.size() + head.etag.size() +
                                   head.last_modified.size() + head.content_range.size() +
                                   head.content_encoding.size() + head.cache_control.size() +
-                                  head.retry_after.size()};
+                                  head.retry_after.size() + head.strict_transport_security.size()};
     writer.put("HTTP/1.1 ");
     writer.put(decimal{head.status}.text());
     writer.put(' ');
@@ -61,6 +61,7 @@ void append_response_head(std::string& out, response_head const& head)
         writer.put("\r\nVary: Accept-Encoding");
     add("Cache-Control", head.cache_control);
     add("Retry-After", head.retry_after);
+    add("Strict-Transport-Security", head.strict_transport_security);
     // RFC 9112 §9.3: an HTTP/1.0 client keeps the connection only if told it may.
     if (!head.keep_alive) {
         writer.put("\r\nConnection: close");

@@ -24,7 +24,8 @@ struct response_head
     std::string_view content_encoding;
     bool vary_accept_encoding{false};
     std::string_view cache_control;
-    std::string_view retry_after; ///< 503
+    std::string_view retry_after;               ///< 503
+    std::string_view strict_transport_security; ///< HSTS, over TLS only
 };
 
 /// Appends the status line and header section, ending in the blank line, to `out`.

@@ -1,5 +1,7 @@
 #pragma once
 
+#include "hello_async/server/tls_context.hpp"
+
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 
@@ -16,6 +18,9 @@ struct connection
     {}
 
     boost::asio::ip::tcp::socket socket;
+    /// Set on a TLS connection: every byte then goes through it. It names the socket's
+    /// descriptor, so it is used only while the socket is open (the sweep may close it).
+    ssl_handle tls;
     /// The registry's sweep closes the socket once this passes; every read and write moves it.
     std::chrono::steady_clock::time_point deadline{std::chrono::steady_clock::time_point::max()};
     /// Between requests: a drain may close the connection without losing a request.

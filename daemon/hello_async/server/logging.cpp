@@ -104,6 +104,14 @@ void append_access_journal_entry(std::string& out, access_entry const& entry, st
               {"HTTP_BYTES", bytes.text()},
               {"DURATION_USEC", usec.text()},
               {"REMOTE_ADDR", entry.peer.empty() ? std::string_view{"-"} : entry.peer}});
+    if (!entry.tls_protocol.empty()) {
+        std::string sni_storage;
+        append_journal_entry(
+            out, {{"TLS_PROTOCOL", entry.tls_protocol},
+                  {"TLS_CIPHER", entry.tls_cipher},
+                  {"TLS_SNI", entry.tls_sni.empty() ? std::string_view{"-"}
+                                                    : loggable(entry.tls_sni, sni_storage)}});
+    }
     if (entry.method.empty())
         return; // no request line to take apart: MESSAGE shows what came instead
     std::string method_storage;

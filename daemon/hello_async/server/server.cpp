@@ -14,6 +14,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstring>
@@ -38,6 +39,8 @@ constexpr std::chrono::milliseconds accept_backoff{100};
 constexpr std::chrono::milliseconds limit_poll{10};
 /// How often STATUS= is refreshed with live counters.
 constexpr std::chrono::seconds status_period{5};
+/// How often a certificate near or past its end is named in the journal again.
+constexpr std::chrono::hours certificate_warning_period{1};
 
 /// The completion handler of spawned coroutines: an exception ends that coroutine only, and is
 /// logged rather than lost (net::detached would drop it silently).
@@ -82,7 +85,8 @@ net::awaitable<void> wait_for_a_free_slot(tcp::acceptor const& acceptor,
 
 net::awaitable<void> accept_loop(std::shared_ptr<tcp::acceptor> acceptor,
                                  std::shared_ptr<server_state> state,
-                                 std::size_t thread)
+                                 std::size_t thread,
+                                 bool tls)
 {
     auto const executor = co_await net::this_coro::executor;
     net::steady_timer pause{executor};
@@ -119,8 +123,12 @@ net::awaitable<void> accept_loop(std::shared_ptr<tcp::acceptor> acceptor,
             socket.set_option(tcp::no_delay{true}, ignored);
         }
         state->open_connections.fetch_add(1, std::memory_order_relaxed);
-        net::co_spawn(executor, run_session(std::move(socket), remote, state, thread),
-                      log_session_failure);
+        // A reload may replace the certificates: each connection keeps the ones it began with.
+        auto certificates = tls ? state->current_tls() : nullptr;
+        net::co_spawn(
+            executor,
+            run_session(std::move(socket), remote, state, thread, std::move(certificates)),
+            log_session_failure);
     }
 }
 
@@ -169,6 +177,38 @@ std::vector<unique_fd> bind_listeners(std::vector<tcp::endpoint> const& listen)
     return out;
 }
 
+std::vector<listening_socket> open_listeners(config const& cfg)
+{
+    std::vector<listening_socket> out;
+    auto add = [&out](std::vector<unique_fd> fds, bool tls) {
+        for (auto& fd : fds)
+            out.push_back({std::move(fd), tls});
+    };
+    if (auto adopted = adopt_listen_sockets(cfg.server.socket_name, cfg.tls.socket_name)) {
+        for (auto const& other : adopted->ignored)
+            spdlog::warn("socket activation: ignoring {}", other);
+        add(std::move(adopted->listeners), false);
+        add(std::move(adopted->tls_listeners), true);
+        return out;
+    }
+    add(bind_listeners(cfg.server.listen), false);
+    add(bind_listeners(cfg.tls.listen), true);
+    return out;
+}
+
+std::shared_ptr<tls_context const> load_tls_for(config const& cfg,
+                                                std::vector<listening_socket> const& listeners)
+{
+    bool const any_tls =
+        std::any_of(listeners.begin(), listeners.end(), [](auto const& l) { return l.tls; });
+    if (!any_tls)
+        return nullptr;
+    auto tls = tls_context::load(cfg, nullptr);
+    for (auto const& warning : tls->validity_warnings(std::chrono::system_clock::now()))
+        spdlog::warn("{}", warning);
+    return tls;
+}
+
 struct server::worker
 {
     net::io_context ioc{1};
@@ -176,6 +216,7 @@ struct server::worker
     net::steady_timer deadline_sweep{ioc};
     net::steady_timer delays{ioc};
     std::vector<std::shared_ptr<tcp::acceptor>> acceptors;
+    std::vector<bool> acceptor_is_tls;
     std::shared_ptr<net::steady_timer> watchdog;
 };
 
@@ -191,6 +232,10 @@ std::string server::status_line() const
         out += ", " + std::to_string(dropped) + " log entries dropped";
     if (!last_reload_error_.empty())
         out += "; last reload failed: " + last_reload_error_;
+    if (auto const tls = state_->current_tls()) {
+        for (auto const& warning : tls->validity_warnings(std::chrono::system_clock::now()))
+            out += "; " + warning;
+    }
     return out;
 }
 
@@ -222,33 +267,43 @@ net::awaitable<void> server::refresh_status()
     }
 }
 
-server::server(std::shared_ptr<site const> initial, std::vector<unique_fd> listeners)
+server::server(std::shared_ptr<site const> initial,
+               std::vector<listening_socket> listeners,
+               std::shared_ptr<tls_context const> tls)
     : listeners_{std::move(listeners)}
 {
     auto threads = initial->cfg.server.threads;
     if (threads == 0)
         threads = std::max(1U, std::thread::hardware_concurrency());
     state_ = std::make_shared<server_state>(std::move(initial), threads);
+    if (serves_tls() && !tls)
+        throw std::logic_error{"a TLS socket without certificates"};
+    state_->replace_tls(std::move(tls));
 
     for (auto const& listener : listeners_) {
         // Inherited by every accepted socket, instead of one setsockopt per connection; each
         // accept loop checks that it took.
         int const on = 1;
-        ::setsockopt(listener.get(), IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+        ::setsockopt(listener.fd.get(), IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+        if (listener.tls && state_->https_port == 0) {
+            if (auto const local = local_endpoint_of(listener.fd.get()))
+                state_->https_port = local->port();
+        }
     }
     for (std::size_t i = 0; i < threads; ++i) {
         auto w = std::make_unique<worker>();
         for (auto const& listener : listeners_) {
-            auto const local = local_endpoint_of(listener.get());
+            auto const local = local_endpoint_of(listener.fd.get());
             if (!local)
                 throw std::system_error{errno, std::generic_category(), "getsockname"};
             auto const protocol = local->protocol();
-            int const copy = ::fcntl(listener.get(), F_DUPFD_CLOEXEC, 0);
+            int const copy = ::fcntl(listener.fd.get(), F_DUPFD_CLOEXEC, 0);
             if (copy < 0)
                 throw std::system_error{errno, std::generic_category(), "dup listening socket"};
             auto acceptor = std::make_shared<tcp::acceptor>(w->ioc);
             acceptor->assign(protocol, copy);
             w->acceptors.push_back(std::move(acceptor));
+            w->acceptor_is_tls.push_back(listener.tls);
         }
         state_->registry(i).attach_timer(w->deadline_sweep);
         state_->delays(i).attach_timer(w->delays);
@@ -277,12 +332,14 @@ int server::run()
     static_cast<void>(::signal(SIGPIPE, SIG_IGN)); // cannot fail for a valid signal
 
     for (auto const& l : listeners_)
-        listening_ += " " + describe_listener(l.get());
+        listening_ += " " + describe_listener(l.fd.get()) + (l.tls ? " (TLS)" : "");
 
     for (std::size_t i = 0; i < workers_.size(); ++i) {
         auto& w = *workers_[i];
-        for (auto const& acceptor : w.acceptors)
-            net::co_spawn(w.ioc, accept_loop(acceptor, state_, i), log_task_failure);
+        for (std::size_t a = 0; a < w.acceptors.size(); ++a) {
+            net::co_spawn(w.ioc, accept_loop(w.acceptors[a], state_, i, w.acceptor_is_tls[a]),
+                          log_task_failure);
+        }
     }
     // The manager restarts us when the I/O loop stalls: ping from an I/O thread, not this one.
     if (auto const interval = watchdog_interval()) {
@@ -293,6 +350,8 @@ int server::run()
     }
     net::co_spawn(control_, watch_signals(), log_task_failure);
     net::co_spawn(control_, refresh_status(), log_task_failure);
+    if (serves_tls())
+        net::co_spawn(control_, warn_about_certificates(), log_task_failure);
     spdlog::info("listening on{}; {} I/O threads", listening_, workers_.size());
     // The sockets listen and every accept loop is queued: connections from now on are served.
     // READY=1 goes out before the I/O threads start, so it precedes any response.
@@ -372,16 +431,51 @@ void server::finish_if_done()
     control_.stop();
 }
 
+bool server::serves_tls() const
+{
+    return std::any_of(listeners_.begin(), listeners_.end(), [](auto const& l) { return l.tls; }) ||
+           state_->current_tls() != nullptr;
+}
+
+net::awaitable<void> server::warn_about_certificates()
+{
+    net::steady_timer timer{control_};
+    while (!stopping_) {
+        if (auto const tls = state_->current_tls()) {
+            for (auto const& warning : tls->validity_warnings(std::chrono::system_clock::now()))
+                spdlog::warn("{}", warning);
+        }
+        timer.expires_after(certificate_warning_period);
+        auto [ec] = co_await timer.async_wait(use_tuple);
+        if (ec)
+            co_return;
+    }
+}
+
 void server::reload()
 {
     notify_reloading();
     auto const source = state_->current_site()->cfg.source;
     try {
         auto next = std::make_shared<site const>(load_config(source));
+        // Certificates given as files are read again; a credential is what systemd handed over
+        // at start (systemd 252 does not renew it on reload). Either all loads, or nothing
+        // changes.
+        auto const running_tls = state_->current_tls();
+        std::shared_ptr<tls_context const> next_tls;
+        if (running_tls)
+            next_tls = tls_context::load(next->cfg, running_tls.get());
         if (next->cfg.server.listen != state_->current_site()->cfg.server.listen ||
+            next->cfg.tls.listen != state_->current_site()->cfg.tls.listen ||
             next->cfg.server.threads != state_->current_site()->cfg.server.threads)
             spdlog::warn("reload: listen and threads take effect only on restart");
         state_->replace_site(std::move(next));
+        if (next_tls) {
+            state_->replace_tls(std::move(next_tls));
+            for (auto const& warning :
+                 state_->current_tls()->validity_warnings(std::chrono::system_clock::now()))
+                spdlog::warn("{}", warning);
+        }
         spdlog::info("reload: configuration from {} in effect", source.string());
         last_reload_error_.clear();
     } catch (std::exception const& e) {

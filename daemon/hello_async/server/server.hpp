@@ -16,9 +16,25 @@
 
 namespace hello_async {
 
+/// A listening socket, and whether its clients speak TLS.
+struct listening_socket
+{
+    unique_fd fd;
+    bool tls{false};
+};
+
 /// Binds every address of `listen`; throws std::system_error naming the address that failed.
 [[nodiscard]] std::vector<unique_fd>
 bind_listeners(std::vector<boost::asio::ip::tcp::endpoint> const& listen);
+
+/// The sockets to serve: those systemd passed (named server.socket_name or tls.socket_name;
+/// others are warned about), else server.listen and tls.listen bound.
+[[nodiscard]] std::vector<listening_socket> open_listeners(config const& cfg);
+
+/// The certificates the TLS sockets among `listeners` present; null when none speaks TLS.
+/// Throws config_error naming the file, line and key of a certificate that cannot be used.
+[[nodiscard]] std::shared_ptr<tls_context const>
+load_tls_for(config const& cfg, std::vector<listening_socket> const& listeners);
 
 /// The I/O threads, their acceptors, and the signal handling around them.
 ///
@@ -28,7 +44,10 @@ bind_listeners(std::vector<boost::asio::ip::tcp::endpoint> const& listen);
 class server
 {
   public:
-    server(std::shared_ptr<site const> initial, std::vector<unique_fd> listeners);
+    /// `tls`: the certificates for the TLS sockets among `listeners`; null when there are none.
+    server(std::shared_ptr<site const> initial,
+           std::vector<listening_socket> listeners,
+           std::shared_ptr<tls_context const> tls);
     server(server const&) = delete;
     server& operator=(server const&) = delete;
     server(server&&) = delete;
@@ -47,9 +66,11 @@ class server
     [[nodiscard]] std::string status_line() const;
     boost::asio::awaitable<void> watch_signals();
     boost::asio::awaitable<void> refresh_status();
+    boost::asio::awaitable<void> warn_about_certificates();
+    [[nodiscard]] bool serves_tls() const;
 
     std::shared_ptr<server_state> state_;
-    std::vector<unique_fd> listeners_;
+    std::vector<listening_socket> listeners_;
     boost::asio::io_context control_{1};
     std::vector<std::unique_ptr<worker>> workers_;
     std::vector<std::thread> threads_;

@@ -3,6 +3,7 @@
 #include "hello_async/http/site.hpp"
 #include "hello_async/server/connection_registry.hpp"
 #include "hello_async/server/delay_queue.hpp"
+#include "hello_async/server/tls_context.hpp"
 
 #include <atomic>
 #include <chrono>
@@ -35,16 +36,23 @@ class server_state
         generation_.fetch_add(1, std::memory_order_release);
     }
 
+    /// The certificates new TLS connections use; null when the server has no TLS socket.
+    [[nodiscard]] std::shared_ptr<tls_context const> current_tls() const { return tls_.load(); }
+    void replace_tls(std::shared_ptr<tls_context const> next) { tls_.store(std::move(next)); }
+
     [[nodiscard]] connection_registry& registry(std::size_t thread) { return registries_[thread]; }
     [[nodiscard]] delay_queue& delays(std::size_t thread) { return delay_queues_[thread]; }
 
     std::atomic<bool> draining{false};
     std::atomic<std::size_t> open_connections{0};
     std::atomic<std::uint64_t> requests_served{0};
+    /// Where HTTPS is served (the first TLS socket's port), for redirects; 0 when nowhere.
+    std::uint16_t https_port{0};
 
   private:
     std::atomic<std::shared_ptr<site const>> site_;
     std::atomic<std::uint64_t> generation_{0};
+    std::atomic<std::shared_ptr<tls_context const>> tls_;
     std::vector<connection_registry> registries_;
     std::vector<delay_queue> delay_queues_;
 };

@@ -7,6 +7,7 @@
 #include "hello_async/http/static_files.hpp"
 #include "hello_async/server/endpoint_text.hpp"
 #include "hello_async/server/logging.hpp"
+#include "hello_async/server/tls_stream.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -15,6 +16,7 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/parser.hpp>
+#include <spdlog/spdlog.h>
 
 #include <array>
 #include <cerrno>
@@ -47,6 +49,23 @@ constexpr std::size_t linger_bytes_max = std::size_t{1024} * 1024;
 constexpr std::size_t first_read_bytes = 1024;
 
 using request_parser = http::request_parser<http::empty_body>;
+
+using read_result = std::tuple<beast::error_code, std::size_t>;
+
+/// Reads what the client sent, decrypted on a TLS connection.
+net::awaitable<read_result> read_some(connection& conn, net::mutable_buffer into)
+{
+    if (conn.tls)
+        co_return co_await tls_read_some(conn, into);
+    co_return co_await conn.socket.async_read_some(into, use_tuple);
+}
+
+/// Whether the client's next bytes are here already, in the socket or decrypted in OpenSSL.
+bool input_waiting(connection const& conn)
+{
+    beast::error_code ignored;
+    return conn.socket.available(ignored) > 0 || tls_has_buffered(conn);
+}
 
 /// Counts the connection and lists it in its thread's registry for as long as it lives.
 class connection_scope
@@ -129,7 +148,7 @@ net::awaitable<bool> read_head(connection& conn, beast::flat_buffer& buffer, std
     while (!buffered_head(buffer, max_bytes)) {
         auto const room =
             std::min<std::size_t>(max_bytes + 1 - buffer.size(), std::size_t{16} * 1024);
-        auto [ec, n] = co_await conn.socket.async_read_some(buffer.prepare(room), use_tuple);
+        auto [ec, n] = co_await read_some(conn, buffer.prepare(room));
         if (ec)
             co_return true;
         buffer.commit(n);
@@ -172,8 +191,7 @@ discard_body(connection& conn, beast::flat_buffer& buffer, request_body body, li
         if (step.result != chunked_body::verdict::more)
             co_return body_refusal(step.result);
         conn.deadline = steady::now() + lim.body_timeout;
-        auto [ec, n] =
-            co_await conn.socket.async_read_some(buffer.prepare(std::size_t{16} * 1024), use_tuple);
+        auto [ec, n] = co_await read_some(conn, buffer.prepare(std::size_t{16} * 1024));
         if (ec)
             co_return std::nullopt;
         buffer.commit(n);
@@ -293,18 +311,15 @@ net::awaitable<bool> await_request(connection& conn,
     // A fresh connection is not idle: its first request is on the way and must be answered.
     conn.idle = served > 0;
     conn.deadline = steady::now() + (served == 0 ? lim.header_timeout : lim.keepalive_timeout);
-    beast::error_code ignored;
-    if (served > 0 && state.draining.load(std::memory_order_relaxed) &&
-        conn.socket.available(ignored) == 0)
+    if (served > 0 && state.draining.load(std::memory_order_relaxed) && !input_waiting(conn))
         co_return false;
-    auto [ec, n] =
-        co_await conn.socket.async_read_some(buffer.prepare(first_read_bytes), use_tuple);
+    // The plain read is awaited here, not through read_some(): no second frame on the hot path.
+    auto [ec, n] = conn.tls ? co_await tls_read_some(conn, buffer.prepare(first_read_bytes))
+                            : co_await conn.socket.async_read_some(buffer.prepare(first_read_bytes),
+                                                                   use_tuple);
     // A drain cancels idle reads; one whose request had already arrived goes on.
-    if (ec == net::error::operation_aborted && conn.socket.is_open() &&
-        conn.socket.available(ignored) > 0)
-    {
-        std::tie(ec, n) =
-            co_await conn.socket.async_read_some(buffer.prepare(first_read_bytes), use_tuple);
+    if (ec == net::error::operation_aborted && conn.socket.is_open() && input_waiting(conn)) {
+        std::tie(ec, n) = co_await read_some(conn, buffer.prepare(first_read_bytes));
     }
     if (ec)
         co_return false;
@@ -330,6 +345,15 @@ net::awaitable<send_outcome> send_with_sendfile(connection& conn,
 {
     send_outcome out;
     conn.deadline = steady::now() + send_timeout;
+    if (conn.tls) {
+        out.bytes = co_await tls_write_all(conn, head);
+        if (out.bytes < head.size())
+            co_return out;
+        auto const sent = co_await tls_send_file(conn, file, offset, length, send_timeout);
+        out.bytes += sent;
+        out.ok = sent == length;
+        co_return out;
+    }
     auto [ec, n] = co_await net::async_write(conn.socket, net::buffer(head), use_tuple);
     out.bytes += n;
     if (ec)
@@ -482,7 +506,15 @@ pending_response write_response_now(connection& conn, response_plan plan)
             return out; // failed: nothing can be sent
         body_bytes = *gathered;
     }
-    auto const sent = send_now(conn.socket.native_handle(), scratch.head, body_bytes);
+    std::optional<std::uint64_t> sent;
+    if (conn.tls) {
+        // One buffer, so that a small response is one TLS record and one write.
+        scratch.head.append(body_bytes);
+        body_bytes = {};
+        sent = tls_write_now(conn, scratch.head);
+    } else {
+        sent = send_now(conn.socket.native_handle(), scratch.head, body_bytes);
+    }
     if (!sent)
         return out;
     out.written = *sent;
@@ -519,6 +551,10 @@ net::awaitable<send_outcome> finish_sending(connection& conn,
         co_return total;
     }
     conn.deadline = steady::now() + send_timeout;
+    if (conn.tls) {
+        auto const n = co_await tls_write_all(conn, pending.unsent);
+        co_return send_outcome{n == pending.unsent.size(), pending.written + n};
+    }
     auto [ec, n] = co_await net::async_write(conn.socket, net::buffer(pending.unsent), use_tuple);
     co_return send_outcome{!ec, pending.written + n};
 }
@@ -615,6 +651,7 @@ net::awaitable<std::optional<exchange_outcome>> finish_exchange(connection& conn
 /// Reads and drops what the client still sends, briefly, then closes (see linger_time).
 net::awaitable<void> linger_close(connection& conn)
 {
+    tls_close_notify(conn);
     beast::error_code ignored;
     conn.socket.shutdown(tcp::socket::shutdown_send, ignored);
     conn.deadline = steady::now() + linger_time;
@@ -637,8 +674,17 @@ struct exchange_record
     steady::time_point started;
 };
 
-void log_exchange(exchange_record& rec, exchange_outcome const& outcome, std::string const& peer)
+void log_exchange(exchange_record& rec,
+                  exchange_outcome const& outcome,
+                  std::string const& peer,
+                  connection const& conn)
 {
+    if (conn.tls) {
+        auto const facts = tls_facts_of(conn);
+        rec.entry.tls_protocol = facts.protocol;
+        rec.entry.tls_cipher = facts.cipher;
+        rec.entry.tls_sni = facts.sni;
+    }
     rec.entry.status = outcome.status;
     rec.entry.bytes = outcome.bytes;
     rec.entry.duration =
@@ -710,8 +756,133 @@ net::awaitable<void> close_connection(connection& conn, bool gently)
         co_await linger_close(conn);
         co_return;
     }
+    tls_close_notify(conn);
     beast::error_code ignored;
     conn.socket.close(ignored);
+}
+
+/// Logs failed handshakes, one entry each, but at most `burst` per `window` and thread: a scan
+/// or a flood of broken clients must not flood the journal. What was left out is counted in
+/// the first entry of a later window.
+class handshake_failure_log
+{
+  public:
+    void note(std::string const& peer, std::string const& reason)
+    {
+        auto const now = steady::now();
+        if (now - window_start_ >= window) {
+            if (left_out_ > 0) {
+                spdlog::info("{} more failed TLS handshakes in the last {}s were not logged",
+                             left_out_, window.count());
+            }
+            window_start_ = now;
+            logged_ = 0;
+            left_out_ = 0;
+        }
+        if (logged_ < burst) {
+            ++logged_;
+            spdlog::info("TLS handshake with {} failed: {}", peer, reason);
+        } else {
+            ++left_out_;
+        }
+    }
+
+  private:
+    static constexpr std::chrono::seconds window{10};
+    static constexpr unsigned burst = 10;
+    steady::time_point window_start_{};
+    unsigned logged_{0};
+    std::uint64_t left_out_{0};
+};
+
+/// How a connection to a TLS port began.
+enum class tls_start
+{
+    ready,      ///< handshake done
+    plain_http, ///< the client sent an HTTP request in the clear
+    failed,     ///< logged where worth it; close
+};
+
+/// The first byte of every TLS connection: a handshake record.
+constexpr unsigned char tls_handshake_record = 0x16;
+
+/// Tells a plain HTTP request apart from TLS by its first byte (a request line starts with a
+/// method's capital letter), then runs the handshake, all within the handshake timeout.
+net::awaitable<tls_start> start_tls(connection& conn,
+                                    tls_context const& context,
+                                    std::chrono::milliseconds timeout,
+                                    std::string const& peer)
+{
+    thread_local handshake_failure_log failures;
+    conn.idle = false;
+    conn.deadline = steady::now() + timeout;
+    auto [ec] = co_await conn.socket.async_wait(tcp::socket::wait_read, use_tuple);
+    if (ec || !conn.socket.is_open())
+        co_return tls_start::failed; // timed out before a byte came, or the server stops
+    unsigned char first = 0;
+    auto const peeked = ::recv(conn.socket.native_handle(), &first, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (peeked <= 0)
+        co_return tls_start::failed;
+    if (first != tls_handshake_record) {
+        if (first >= 'A' && first <= 'Z')
+            co_return tls_start::plain_http;
+        failures.note(peer, "not a TLS record");
+        co_return tls_start::failed;
+    }
+    conn.tls = context.new_connection();
+    if (!conn.tls)
+        co_return tls_start::failed;
+    auto const failure = co_await tls_handshake(conn);
+    if (!failure.empty()) {
+        failures.note(peer, failure);
+        co_return tls_start::failed;
+    }
+    co_return tls_start::ready;
+}
+
+/// nginx's answer to plain HTTP on an HTTPS port: a short 400 in the clear, logged with the
+/// request line the client sent, then a close.
+net::awaitable<void> refuse_plain_http(connection& conn, site const& site, std::string const& peer)
+{
+    constexpr std::string_view body = "This port expects HTTPS.\n";
+    response_head head;
+    head.status = 400;
+    head.keep_alive = false;
+    head.content_type = "text/plain; charset=utf-8";
+    head.content_length = body.size();
+    std::string response;
+    append_response_head(response, head);
+    response.append(body);
+    std::array<char, 256> start{};
+    auto const peeked =
+        ::recv(conn.socket.native_handle(), start.data(), start.size(), MSG_PEEK | MSG_DONTWAIT);
+    auto const sent = send_now(conn.socket.native_handle(), response, {});
+    if (site.cfg.server.access_log) {
+        exchange_record rec;
+        rec.started = steady::now();
+        auto const line =
+            std::string_view{start.data(), static_cast<std::size_t>(std::max<ssize_t>(peeked, 0))};
+        rec.fallback_line = std::string{line.substr(0, line.find("\r\n"))};
+        log_exchange(rec, exchange_outcome{400, true, sent.value_or(0), false, true}, peer, conn);
+    }
+    co_await linger_close(conn);
+}
+
+/// What the connection, not the request, adds to an answer: HSTS over TLS, and on a plain
+/// connection the redirect to HTTPS when the server makes one.
+answer_terms terms_for(connection const& conn,
+                       server_state const& state,
+                       site const& site,
+                       head_check const& checked,
+                       answer_terms terms)
+{
+    if (conn.tls) {
+        terms.strict_transport_security = site.cfg.tls.hsts;
+    } else if (site.cfg.server.redirect_to_https && state.https_port != 0) {
+        terms.https_redirect_host = &checked.host;
+        terms.https_port = state.https_port;
+    }
+    return terms;
 }
 
 } // namespace
@@ -727,13 +898,23 @@ net::awaitable<void> close_connection(connection& conn, bool gently)
 net::awaitable<void> run_session(tcp::socket socket,
                                  tcp::endpoint remote,
                                  std::shared_ptr<server_state> shared_state,
-                                 std::size_t thread)
+                                 std::size_t thread,
+                                 std::shared_ptr<tls_context const> tls)
 {
     auto& state = *shared_state;
     connection conn{std::move(socket)};
     connection_scope const scope{state, state.registry(thread), conn};
     site_view site{state};
     std::string const peer = endpoint_text(remote);
+    if (tls) {
+        auto const start = co_await start_tls(conn, *tls, site->cfg.tls.handshake_timeout, peer);
+        if (start == tls_start::plain_http)
+            co_await refuse_plain_http(conn, *site, peer);
+        if (start != tls_start::ready) {
+            co_await close_connection(conn, false);
+            co_return;
+        }
+    }
     beast::flat_buffer buffer;
     bool close_gently = false; // unread input may remain: linger before closing
 
@@ -756,10 +937,11 @@ net::awaitable<void> run_session(tcp::socket socket,
             break;
         record_request(rec, parser, buffer);
         auto const& request = parser.get();
-        answer_terms const terms{request.keep_alive() && !read.body_unread &&
-                                     !state.draining.load(std::memory_order_relaxed) &&
-                                     served + 1 < lim.max_requests_per_connection,
-                                 request.version() == 10};
+        auto const terms = terms_for(conn, state, *site, read.checked,
+                                     {request.keep_alive() && !read.body_unread &&
+                                          !state.draining.load(std::memory_order_relaxed) &&
+                                          served + 1 < lim.max_requests_per_connection,
+                                      request.version() == 10});
         auto first = read.refusal != 0 ? first_write{{}, refuse_now(conn, *site, read.refusal)}
                                        : answer_now(conn, *site, request.base(), terms);
         std::optional<exchange_outcome> outcome = outcome_of(first.pending);
@@ -773,7 +955,7 @@ net::awaitable<void> run_session(tcp::socket socket,
             break;
         state.requests_served.fetch_add(1, std::memory_order_relaxed);
         if (site->cfg.server.access_log)
-            log_exchange(rec, *outcome, peer);
+            log_exchange(rec, *outcome, peer, conn);
         if (!outcome->sent)
             break;
         if (!outcome->keep_alive) {

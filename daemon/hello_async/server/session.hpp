@@ -1,6 +1,7 @@
 #pragma once
 
 #include "hello_async/server/server_state.hpp"
+#include "hello_async/server/tls_context.hpp"
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -11,10 +12,12 @@ namespace hello_async {
 
 /// Serves one connection until the peer leaves, a limit or timeout is hit, or the server drains.
 /// `thread` names the I/O thread (and its connection registry) the socket belongs to.
-/// `remote` is the client's address, as accept returned it.
+/// `remote` is the client's address, as accept returned it. `tls`: the certificates and
+/// settings of a connection to a TLS port (null for plain HTTP), kept as long as it lasts.
 boost::asio::awaitable<void> run_session(boost::asio::ip::tcp::socket socket,
                                          boost::asio::ip::tcp::endpoint remote,
                                          std::shared_ptr<server_state> state,
-                                         std::size_t thread);
+                                         std::size_t thread,
+                                         std::shared_ptr<tls_context const> tls);
 
 } // namespace hello_async

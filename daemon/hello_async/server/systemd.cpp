@@ -83,7 +83,8 @@ class listen_fd_names
 
 } // namespace
 
-std::optional<adopted_sockets> adopt_listen_sockets(std::string_view expected_name)
+std::optional<adopted_sockets> adopt_listen_sockets(std::string_view plain_name,
+                                                    std::string_view tls_name)
 {
     char** raw_names = nullptr;
     // unset_environment=1: children (there are none) and a re-exec must not adopt them again.
@@ -102,7 +103,8 @@ std::optional<adopted_sockets> adopt_listen_sockets(std::string_view expected_na
         unique_fd owned{fd};
         // systemd names fds "unknown" when the unit sets no FileDescriptorName=; a lone
         // unnamed socket is ours too (systemd-socket-activate without --fdname).
-        bool const ours = name == expected_name || (count == 1 && name == "unknown");
+        bool const tls = name == tls_name;
+        bool const ours = tls || name == plain_name || (count == 1 && name == "unknown");
         if (!ours) {
             out.ignored.push_back("fd " + std::to_string(fd) + " (name \"" + name + "\")");
             static_cast<void>(owned.release()); // not ours to close either
@@ -113,11 +115,11 @@ std::optional<adopted_sockets> adopt_listen_sockets(std::string_view expected_na
             throw std::runtime_error{"socket activation: fd " + std::to_string(fd) + " (name \"" +
                                      name + "\") is not a listening TCP socket"};
         }
-        out.listeners.push_back(std::move(owned));
+        (tls ? out.tls_listeners : out.listeners).push_back(std::move(owned));
     }
-    if (out.listeners.empty()) {
-        throw std::runtime_error{"socket activation: no socket named \"" +
-                                 std::string{expected_name} + "\" among the " +
+    if (out.listeners.empty() && out.tls_listeners.empty()) {
+        throw std::runtime_error{"socket activation: no socket named \"" + std::string{plain_name} +
+                                 "\" or \"" + std::string{tls_name} + "\" among the " +
                                  std::to_string(count) + " passed"};
     }
     return out;

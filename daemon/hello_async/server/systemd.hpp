@@ -13,14 +13,16 @@ namespace hello_async {
 /// Listening sockets handed over by the service manager (socket activation).
 struct adopted_sockets
 {
-    std::vector<unique_fd> listeners; ///< the ones named `expected_name`
-    std::vector<std::string> ignored; ///< "fd 4 (name \"metrics\")": left alone, warned about
+    std::vector<unique_fd> listeners;     ///< the ones named `plain_name`: plain HTTP
+    std::vector<unique_fd> tls_listeners; ///< the ones named `tls_name`: HTTPS
+    std::vector<std::string> ignored;     ///< "fd 4 (name \"metrics\")": left alone, warned about
 };
 
 /// Adopts the sockets systemd passed (sd_listen_fds_with_names) and unsets LISTEN_*. Returns
 /// nullopt when none were passed. Throws std::runtime_error naming the fd when a passed fd with
-/// the expected name is not a listening TCP socket.
-[[nodiscard]] std::optional<adopted_sockets> adopt_listen_sockets(std::string_view expected_name);
+/// one of our names is not a listening TCP socket, or when none has either name.
+[[nodiscard]] std::optional<adopted_sockets> adopt_listen_sockets(std::string_view plain_name,
+                                                                  std::string_view tls_name);
 
 /// sd_notify wrappers: no-ops when NOTIFY_SOCKET is unset, so the binary runs from a shell alike.
 void notify_ready(std::string_view status);
