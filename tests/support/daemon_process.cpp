@@ -98,9 +98,8 @@ std::string test_config(test_site const& site)
            source_www().string() +
            "\"\n"
            "threads = 2\n"
-           "log_target = \"stderr\"\n"
-           "\n[limits]\n" +
-           site.limits +
+           "log_target = \"stderr\"\n" +
+           site.server + "\n[limits]\n" + site.limits +
            "\n"
            "[[route]]\npath = \"/\"\nfile = \"hello.html\"\n\n"
            "[[route]]\npath = \"/sleep\"\nfile = \"hello.html\"\ndelay = \"" +

@@ -67,15 +67,23 @@ std::size_t http_client::receive_some()
 
 http_response http_client::read_response(bool head_request)
 {
+    return read_response_from(
+        buffer_, [this] { return receive_some(); }, head_request);
+}
+
+http_response read_response_from(boost::beast::flat_buffer& buffer,
+                                 std::function<std::size_t()> const& receive_some,
+                                 bool head_request)
+{
     http::response_parser<http::string_body> parser;
     parser.body_limit(64 * 1024 * 1024);
     parser.skip(head_request);
     parser.eager(true);
     while (!parser.is_done()) {
-        if (buffer_.size() > 0) {
+        if (buffer.size() > 0) {
             boost::system::error_code ec;
-            auto const used = parser.put(buffer_.data(), ec);
-            buffer_.consume(used);
+            auto const used = parser.put(buffer.data(), ec);
+            buffer.consume(used);
             if (ec && ec != http::error::need_more)
                 throw boost::system::system_error{ec, "bad response"};
             if (parser.is_done() || (used > 0 && !ec))

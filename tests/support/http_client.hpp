@@ -5,6 +5,7 @@
 #include <boost/beast/core/flat_buffer.hpp>
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <string>
 #include <string_view>
@@ -31,6 +32,12 @@ struct received_until_close
     std::string bytes;
     bool closed{false}; ///< the server closed (EOF or reset); false: the client timed out
 };
+
+/// Parses one response from `buffer`, calling `receive_some` (which appends to it and returns
+/// 0 at EOF) while it holds too little; what follows the response stays in the buffer.
+[[nodiscard]] http_response read_response_from(boost::beast::flat_buffer& buffer,
+                                               std::function<std::size_t()> const& receive_some,
+                                               bool head_request = false);
 
 /// "GET /path HTTP/1.1" with Host and the given extra header lines (each ending in \r\n).
 [[nodiscard]] std::string

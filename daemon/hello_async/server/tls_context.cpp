@@ -152,14 +152,15 @@ std::vector<x509_ptr> parse_chain(pem_source const& source, std::string const& t
     auto const last = ERR_peek_last_error();
     // The loop ends on "no start line" once the text holds no further certificate.
     bool const clean_end = ERR_GET_REASON(last) == PEM_R_NO_START_LINE;
-    if (!out.empty() && clean_end) {
+    if (clean_end) {
         ERR_clear_error();
+        if (out.empty())
+            fail(source, "no PEM certificate in it");
         return out;
     }
-    if (out.empty())
-        fail(source, "no PEM certificate in it (" + openssl_reason() + ")");
-    fail(source, "bad PEM certificate after the " + std::to_string(out.size()) + ". (" +
-                     openssl_reason() + ")");
+    auto const position =
+        out.empty() ? std::string{} : " after the first " + std::to_string(out.size());
+    fail(source, "bad PEM certificate" + position + ": " + openssl_reason());
 }
 
 pkey_ptr parse_key(pem_source const& source, std::string const& text)
