@@ -1,6 +1,7 @@
 #!/bin/bash
 # The package as an administrator meets it: installed with apt into a booted Debian 12 systemd
 # (systemd-nspawn), socket-activated, logging to the journal, reloaded, restarted under load,
+# serving HTTPS with a certificate as a credential and one as a file (both renewed under load),
 # scored by systemd-analyze security, purged.
 # usage: tests/e2e/deb_e2e.sh [PATH/TO/hello-async_VERSION_amd64.deb]
 # Exit 77 (a loud skip) only when not root or systemd-nspawn cannot boot here.
@@ -113,6 +114,7 @@ port_open() { net curl -s --max-time 2 -o /dev/null http://127.0.0.1:7878/; }
 echo "== 0. package file"
 check "lintian: no errors, no warnings" lintian --fail-on error,warning "$deb"
 check "Depends computed by dpkg-shlibdeps" bash -c "dpkg-deb -f '$deb' Depends | grep -q 'libsystemd0 (>='"
+check "Depends has libssl3" bash -c "dpkg-deb -f '$deb' Depends | grep -q 'libssl3 (>='"
 check "conffile" bash -c "dpkg-deb --ctrl-tarfile '$deb' | tar -xO ./conffiles | grep -qx /etc/hello-async/hello-async.toml"
 check "packaged config serves the packaged pages" bash -c \
     "dpkg-deb --fsys-tarfile '$deb' | tar -xO ./etc/hello-async/hello-async.toml | grep -qx 'root = \"/usr/share/hello-async/www\"'"
@@ -188,20 +190,133 @@ bad=$(grep -cv '^200$' "$work/codes" || true)
 check "no request failed during restart ($total sent, $bad failed)" test "$bad" = 0 -a "$total" -gt 20
 [ -s "$work/load.err" ] && sort "$work/load.err" | uniq -c | head -5
 
-echo "== 6. hardening"
+echo "== 6. HTTPS"
+# A test CA and certificates made now: no key is ever committed.
+pki=$work/pki
+mkdir -p "$pki"
+ossl() { openssl "$@" >>"$pki/openssl.log" 2>&1; }
+ossl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$pki/ca.key" \
+    -out "$pki/ca.pem" -days 30 -subj "/CN=hello-async e2e CA"
+# issue NAME DNS [KEY]: NAME.pem signed by the CA for DNS, with KEY or a new NAME.key.
+issue() {
+    local key=${3:-$pki/$1.key}
+    [ -f "$key" ] || ossl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$key"
+    ossl req -new -key "$key" -out "$pki/$1.csr" -subj "/CN=$2"
+    printf 'subjectAltName=DNS:%s\n' "$2" >"$pki/$1.ext"
+    ossl x509 -req -in "$pki/$1.csr" -CA "$pki/ca.pem" -CAkey "$pki/ca.key" -CAcreateserial \
+        -days 30 -extfile "$pki/$1.ext" -out "$pki/$1.pem"
+}
+serial_of() { openssl x509 -noout -serial -in "$1" | cut -d= -f2; }
+# served_serial NAME: the serial of the certificate port 7443 presents for SNI NAME.
+served_serial() {
+    net openssl s_client -connect 127.0.0.1:7443 -servername "$1" </dev/null 2>/dev/null |
+        openssl x509 -noout -serial 2>/dev/null | cut -d= -f2
+}
+serves_serial() { [ "$(served_serial "$1")" = "$2" ]; }
+https_get() {
+    net curl -sS --max-time 10 --cacert "$pki/ca.pem" --resolve "$2:7443:127.0.0.1" \
+        -o "$work/body" -w '%{http_code}' "https://$2:7443$1"
+}
+issue site localhost
+issue files files.test
+cp "$pki/site.pem" "$pki/site.key" "$rootfs/var/tmp/"
+# The README's four commands, as an administrator runs them.
+inside install -D -m 0644 /var/tmp/site.pem /etc/hello-async/tls/chain.pem
+inside install -D -m 0600 /var/tmp/site.key /etc/hello-async/tls/key.pem
+inside install -D -m 0644 /usr/share/doc/hello-async/examples/https-credentials.conf \
+    /etc/systemd/system/hello-async.service.d/https.conf
+check "HTTPS turned on with the README's commands" inside sh -c \
+    'systemctl daemon-reload && systemctl enable --now hello-async-https.socket && systemctl restart hello-async'
+check "hello-async-https.socket active" unit_is hello-async-https.socket active
+check "GET / over HTTPS is 200 (key and chain as credentials)" wait_for 10 \
+    test "$(https_get / localhost)" = 200
+check "GET / over HTTPS body is hello.html" cmp -s "$work/body" "$top/www/hello.html"
+check "GET / over plain HTTP still 200" test "$(http_get /)" = 200
+check "the key file is root's alone" test "$(inside stat -c '%U %a' /etc/hello-async/tls/key.pem)" = "root 600"
+check "journal has TLS_PROTOCOL=TLSv1.3" wait_for 5 journal_has "GET / HTTP/1.1 200" TLS_PROTOCOL=TLSv1.3
+
+# A second certificate: its chain a plain file in the config, its key a credential.
+cp "$pki/files.pem" "$rootfs/etc/hello-async/tls/files.pem"
+cp "$pki/files.key" "$rootfs/var/tmp/files.key"
+inside install -m 0600 /var/tmp/files.key /etc/hello-async/tls/files.key
+inside sh -c "printf '[Service]\nLoadCredential=files.key:/etc/hello-async/tls/files.key\n' \
+    > /etc/systemd/system/hello-async.service.d/files.conf"
+inside sh -c "printf '\n[[tls.certificate]]\nchain = \"credential:tls.chain\"\nkey = \"credential:tls.key\"\n[[tls.certificate]]\nchain = \"/etc/hello-async/tls/files.pem\"\nkey = \"credential:files.key\"\n' >> $conf"
+inside systemctl daemon-reload
+check "restart with two certificates" inside systemctl restart hello-async
+check "SNI files.test gets its certificate" wait_for 10 serves_serial files.test "$(serial_of "$pki/files.pem")"
+check "SNI localhost gets the credential one" serves_serial localhost "$(serial_of "$pki/site.pem")"
+check "GET / over HTTPS for files.test is 200" test "$(https_get / files.test)" = 200
+
+# https_load NAME: requests over HTTPS and plain HTTP until told to stop, one line per answer.
+https_load() {
+    : >"$work/codes"
+    rm -f "$work/stop-load"
+    (
+        for _ in $(seq 1 600); do
+            [ -f "$work/stop-load" ] && break
+            net curl -sS --max-time 10 --cacert "$pki/ca.pem" --resolve "$1:7443:127.0.0.1" \
+                -o /dev/null -w '%{http_code}\n' "https://$1:7443/" >>"$work/codes" \
+                2>>"$work/load.err" || echo "curl-failed" >>"$work/codes"
+            net curl -sS --max-time 10 -o /dev/null -w '%{http_code}\n' http://127.0.0.1:7878/ \
+                >>"$work/codes" 2>>"$work/load.err" || echo "curl-failed" >>"$work/codes"
+        done
+    ) &
+    load=$!
+    wait_for 10 test -s "$work/codes" || true
+}
+# stop_load: lets some more requests through, then stops; checks that none failed.
+stop_load() {
+    local before
+    before=$(wc -l <"$work/codes")
+    wait_for 10 test "$(wc -l <"$work/codes")" -gt $((before + 20)) || true
+    touch "$work/stop-load"
+    wait "$load"
+    total=$(wc -l <"$work/codes")
+    bad=$(grep -cv '^200$' "$work/codes" || true)
+    check "no request failed during $1 ($total sent, $bad failed)" test "$bad" = 0 -a "$total" -gt 20
+    [ -s "$work/load.err" ] && sort "$work/load.err" | uniq -c | head -5
+    rm -f "$work/load.err"
+}
+
+# Renewal of a file certificate (same key): systemctl reload.
+issue files files.test "$pki/files.key"
+https_load files.test
+cp "$pki/files.pem" "$rootfs/etc/hello-async/tls/files.pem"
+check "systemctl reload with the renewed file certificate" inside systemctl reload hello-async
+check "new connections get the renewed file certificate" \
+    wait_for 10 serves_serial files.test "$(serial_of "$pki/files.pem")"
+stop_load "the certificate reload"
+
+# Renewal of a credential (a new key and chain): systemctl restart.
+rm -f "$pki/site.key"
+issue site localhost
+cp "$pki/site.pem" "$pki/site.key" "$rootfs/var/tmp/"
+inside install -m 0644 /var/tmp/site.pem /etc/hello-async/tls/chain.pem
+inside install -m 0600 /var/tmp/site.key /etc/hello-async/tls/key.pem
+https_load localhost
+check "systemctl restart with the renewed credentials" inside systemctl restart hello-async
+check "new connections get the renewed credential certificate" \
+    wait_for 10 serves_serial localhost "$(serial_of "$pki/site.pem")"
+stop_load "the credential restart"
+check "plain HTTP on the HTTPS port gets 400" bash -c \
+    "nsenter -t $leader -n curl -s --max-time 5 http://127.0.0.1:7443/ | grep -q 'This port expects HTTPS'"
+
+echo "== 7. hardening"
 exposure=$(inside systemd-analyze security hello-async.service --no-pager |
     sed -n 's/.*Overall exposure level for hello-async.service: \([0-9.]*\).*/\1/p')
 echo "exposure: $exposure"
 check "systemd-analyze security is 1.0 or lower" awk -v e="${exposure:-99}" 'BEGIN { exit !(e <= 1.0) }'
 check "systemd-analyze verify passes" inside systemd-analyze verify \
-    /lib/systemd/system/hello-async.socket /lib/systemd/system/hello-async.service
+    /lib/systemd/system/hello-async.socket /lib/systemd/system/hello-async-https.socket \
+    /lib/systemd/system/hello-async.service
 
-echo "== 7. purge"
+echo "== 8. purge"
 inside env DEBIAN_FRONTEND=noninteractive apt-get purge -y -q hello-async >"$work/purge.log" 2>&1 ||
     cat "$work/purge.log"
 check "binary gone" inside test ! -e /usr/sbin/hello-async
 check "config gone" inside test ! -e /etc/hello-async
-check "units gone" inside sh -c 'test ! -e /lib/systemd/system/hello-async.socket && test ! -e /lib/systemd/system/hello-async.service'
+check "units gone" inside sh -c 'test ! -e /lib/systemd/system/hello-async.socket && test ! -e /lib/systemd/system/hello-async-https.socket && test ! -e /lib/systemd/system/hello-async.service'
 check "no enablement symlink left" inside test ! -e /etc/systemd/system/sockets.target.wants/hello-async.socket
 check "port 7878 closed" bash -c "! port_open_cmd=1 nsenter -t $leader -n curl -s --max-time 2 -o /dev/null http://127.0.0.1:7878/"
 
