@@ -226,7 +226,9 @@ inside install -D -m 0600 /var/tmp/site.key /etc/hello-async/tls/key.pem
 inside install -D -m 0644 /usr/share/doc/hello-async/examples/https-credentials.conf \
     /etc/systemd/system/hello-async.service.d/https.conf
 check "HTTPS turned on with the README's commands" inside sh -c \
-    'systemctl daemon-reload && systemctl enable --now hello-async-https.socket && systemctl restart hello-async'
+    'systemctl daemon-reload && systemctl stop hello-async && systemctl enable --now hello-async-https.socket && systemctl start hello-async'
+unit_is hello-async-https.socket active ||
+    inside journalctl -u hello-async-https.socket -u hello-async --no-pager | tail -n 20
 check "hello-async-https.socket active" unit_is hello-async-https.socket active
 check "GET / over HTTPS is 200 (key and chain as credentials)" wait_for 10 \
     test "$(https_get / localhost)" = 200

@@ -330,9 +330,10 @@ void read_tls_protocols(table_reader& in, tls_config& tls)
     tls.max_version = tls_1_2;
     for (auto const& word : *words) {
         auto const version = parse_tls_version(word);
-        if (!version)
+        if (!version) {
             in.fail("protocols",
                     "unsupported protocol \"" + word + R"(" ("TLSv1.2" or "TLSv1.3"))");
+        }
         tls.min_version = std::min(tls.min_version, *version);
         tls.max_version = std::max(tls.max_version, *version);
     }

@@ -55,8 +55,9 @@ using read_result = std::tuple<beast::error_code, std::size_t>;
 /// Reads what the client sent, decrypted on a TLS connection.
 net::awaitable<read_result> read_some(connection& conn, net::mutable_buffer into)
 {
-    if (conn.tls)
+    if (conn.tls) {
         co_return co_await tls_read_some(conn, into);
+    }
     co_return co_await conn.socket.async_read_some(into, use_tuple);
 }
 
@@ -868,14 +869,36 @@ net::awaitable<void> refuse_plain_http(connection& conn, site const& site, std::
     co_await linger_close(conn);
 }
 
-/// What the connection, not the request, adds to an answer: HSTS over TLS, and on a plain
-/// connection the redirect to HTTPS when the server makes one.
+/// Starts TLS on a connection to a TLS port: true when requests may follow; otherwise the
+/// connection is closed.
+net::awaitable<bool>
+begin_tls(connection& conn, tls_context const& context, site const& site, std::string const& peer)
+{
+    auto const start = co_await start_tls(conn, context, site.cfg.tls.handshake_timeout, peer);
+    if (start == tls_start::ready)
+        co_return true;
+    if (start == tls_start::plain_http) {
+        co_await refuse_plain_http(conn, site, peer);
+    }
+    co_await close_connection(conn, false);
+    co_return false;
+}
+
+/// What the connection, not the request alone, decides about an answer: whether the
+/// connection may carry another request, HSTS over TLS, and on a plain connection the
+/// redirect to HTTPS when the server makes one.
 answer_terms terms_for(connection const& conn,
                        server_state const& state,
                        site const& site,
-                       head_check const& checked,
-                       answer_terms terms)
+                       request_read const& read,
+                       request_parser::value_type const& request,
+                       std::size_t served)
 {
+    answer_terms terms{request.keep_alive() && !read.body_unread &&
+                           !state.draining.load(std::memory_order_relaxed) &&
+                           served + 1 < site.cfg.limits.max_requests_per_connection,
+                       request.version() == 10};
+    auto const& checked = read.checked;
     if (conn.tls) {
         terms.strict_transport_security = site.cfg.tls.hsts;
     } else if (site.cfg.server.redirect_to_https && state.https_port != 0) {
@@ -906,15 +929,8 @@ net::awaitable<void> run_session(tcp::socket socket,
     connection_scope const scope{state, state.registry(thread), conn};
     site_view site{state};
     std::string const peer = endpoint_text(remote);
-    if (tls) {
-        auto const start = co_await start_tls(conn, *tls, site->cfg.tls.handshake_timeout, peer);
-        if (start == tls_start::plain_http)
-            co_await refuse_plain_http(conn, *site, peer);
-        if (start != tls_start::ready) {
-            co_await close_connection(conn, false);
-            co_return;
-        }
-    }
+    if (tls && !co_await begin_tls(conn, *tls, *site, peer))
+        co_return;
     beast::flat_buffer buffer;
     bool close_gently = false; // unread input may remain: linger before closing
 
@@ -937,11 +953,7 @@ net::awaitable<void> run_session(tcp::socket socket,
             break;
         record_request(rec, parser, buffer);
         auto const& request = parser.get();
-        auto const terms = terms_for(conn, state, *site, read.checked,
-                                     {request.keep_alive() && !read.body_unread &&
-                                          !state.draining.load(std::memory_order_relaxed) &&
-                                          served + 1 < lim.max_requests_per_connection,
-                                      request.version() == 10});
+        auto const terms = terms_for(conn, state, *site, read, request, served);
         auto first = read.refusal != 0 ? first_write{{}, refuse_now(conn, *site, read.refusal)}
                                        : answer_now(conn, *site, request.base(), terms);
         std::optional<exchange_outcome> outcome = outcome_of(first.pending);

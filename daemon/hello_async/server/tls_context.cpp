@@ -32,7 +32,8 @@ constexpr char const* tls13_suites =
     "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256";
 constexpr char const* groups = "X25519:P-256:P-384";
 /// Resumption only between contexts of this daemon.
-constexpr std::string_view session_id_context = "hello-async";
+constexpr std::array<unsigned char, 11> session_id_context{'h', 'e', 'l', 'l', 'o', '-',
+                                                           'a', 's', 'y', 'n', 'c'};
 /// A PEM chain or key larger than this is not one.
 constexpr std::size_t pem_bytes_max = std::size_t{1} << 20;
 
@@ -193,9 +194,12 @@ std::vector<std::string> names_of(X509* cert)
             auto const* name = sk_GENERAL_NAME_value(alt.get(), i);
             if (name->type != GEN_DNS)
                 continue;
-            auto const* dns = name->d.dNSName;
-            out.emplace_back(reinterpret_cast<char const*>(ASN1_STRING_get0_data(dns)),
-                             static_cast<std::size_t>(ASN1_STRING_length(dns)));
+            // OpenSSL's GENERAL_NAME is a tagged union, checked just above; its strings are bytes.
+            auto const* dns = name->d.dNSName; // NOLINT(cppcoreguidelines-pro-type-union-access)
+            auto const* bytes = ASN1_STRING_get0_data(dns);
+            auto const length = static_cast<std::size_t>(ASN1_STRING_length(dns));
+            // NOLINTNEXTLINE(cppcoreguidelines-pro-type-reinterpret-cast)
+            out.emplace_back(reinterpret_cast<char const*>(bytes), length);
         }
     }
     if (!out.empty())
@@ -270,9 +274,8 @@ std::unique_ptr<ssl_ctx_st, ssl_ctx_deleter> new_context(tls_config const& tls)
               SSL_CTX_set_cipher_list(c, tls12_ciphers) == 1 &&
               SSL_CTX_set_ciphersuites(c, tls13_suites) == 1 &&
               SSL_CTX_set1_groups_list(c, groups) == 1 &&
-              SSL_CTX_set_session_id_context(
-                  c, reinterpret_cast<unsigned char const*>(session_id_context.data()),
-                  static_cast<unsigned>(session_id_context.size())) == 1;
+              SSL_CTX_set_session_id_context(c, session_id_context.data(),
+                                             session_id_context.size()) == 1;
     if (!ok)
         throw config_error{"tls: OpenSSL refused the protocol settings: " + openssl_reason()};
     // No renegotiation (a client-driven CPU sink), no compression (CRIME); the client's
@@ -442,8 +445,10 @@ std::shared_ptr<tls_context const> tls_context::load(config const& cfg, tls_cont
     }
     auto* first = out->contexts_.front().get();
     // OpenSSL's macro for this casts in C style; the same call, spelled out.
-    SSL_CTX_callback_ctrl(first, SSL_CTRL_SET_TLSEXT_SERVERNAME_CB,
-                          reinterpret_cast<void (*)()>(&tls_context::on_server_name));
+    SSL_CTX_callback_ctrl(
+        first, SSL_CTRL_SET_TLSEXT_SERVERNAME_CB,
+        reinterpret_cast<void (*)()>( // NOLINT(cppcoreguidelines-pro-type-reinterpret-cast)
+            &tls_context::on_server_name));
     SSL_CTX_set_tlsext_servername_arg(first, out.get());
     if (previous != nullptr) {
         // 80 bytes in OpenSSL 3: key name, HMAC secret, AES key.

@@ -5,11 +5,11 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include <cerrno>
-#include <memory>
 #include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <unistd.h>
+#include <vector>
 
 namespace hello_async {
 namespace {
@@ -195,17 +195,17 @@ net::awaitable<std::uint64_t> tls_send_file(connection& conn,
         co_return sent;
     }
     // Only while a large file is on its way: an idle connection holds no such buffer.
-    auto const buffer = std::make_unique_for_overwrite<char[]>(record_bytes);
+    std::vector<char> buffer(record_bytes);
     while (sent < length) {
         conn.deadline = steady::now() + send_timeout;
         auto const want =
             static_cast<std::size_t>(std::min<std::uint64_t>(length - sent, record_bytes));
-        auto const n = ::pread(file, buffer.get(), want, static_cast<off_t>(offset + sent));
+        auto const n = ::pread(file, buffer.data(), want, static_cast<off_t>(offset + sent));
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)
             co_return sent; // the file shrank: Content-Length cannot be kept, so the caller closes
-        auto const piece = std::string_view{buffer.get(), static_cast<std::size_t>(n)};
+        auto const piece = std::string_view{buffer.data(), static_cast<std::size_t>(n)};
         auto const written = co_await tls_write_all(conn, piece);
         sent += written;
         if (written < piece.size())
