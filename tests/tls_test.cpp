@@ -110,7 +110,8 @@ TEST_F(tls_site, speaks_tls_1_2_and_1_3_and_refuses_1_0_and_1_1)
     for (auto const* version : {"-tls1_2", "-tls1_3"}) {
         auto const out = s_client({version, "-servername", "localhost"});
         EXPECT_NE(out.find("Verify return code: 0 (ok)"), std::string::npos) << version << out;
-        auto const expected = std::string{"Protocol  : TLSv1."} + (version[6] == '2' ? "2" : "3");
+        auto const expected =
+            std::string{"New, TLSv1."} + (version[6] == '2' ? "2" : "3") + ", Cipher is ";
         EXPECT_NE(out.find(expected), std::string::npos) << out;
     }
     for (auto const* version : {"-tls1", "-tls1_1"}) {
