@@ -277,6 +277,25 @@ TEST_F(tls_site, sends_large_files_ranges_and_delayed_answers)
     EXPECT_TRUE(read_file(fetched) == big_);
 }
 
+TEST_F(tls_site, a_stop_closes_idle_tls_connections_and_lets_requests_finish)
+{
+    start({}, {.sleep_delay = "1s"});
+    auto idle = connect();
+    EXPECT_EQ(idle.get("/").status, 200);
+    auto sleeping = connect();
+    sleeping.send(request("GET", "/sleep"));
+    // The handshake is done and the request on its way: a fresh connection is never idle.
+    daemon_->signal(SIGTERM);
+    auto const closed = idle.read_until_close();
+    EXPECT_TRUE(closed.closed);
+    EXPECT_TRUE(closed.bytes.empty());
+    auto const answered = sleeping.read_response();
+    EXPECT_EQ(answered.status, 200);
+    EXPECT_EQ(answered.body, hello_page());
+    EXPECT_EQ(answered.header("connection"), "close");
+    EXPECT_EQ(daemon_->wait_exit(), 0);
+}
+
 TEST_F(tls_site, reload_serves_a_new_certificate_to_new_connections_only)
 {
     start();

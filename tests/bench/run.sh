@@ -8,8 +8,13 @@
 # by the responses wrk counted: the figure to compare, since on two cores the client often
 # saturates first. Every figure is the median of RUNS runs.
 #
+# The TLS part (PARTS=tls) compares hello-async with nginx over HTTPS, same certificate (ECDSA
+# P-256, made here), TLS 1.3, logging off: keep-alive requests, full handshakes, resumed
+# handshakes (openssl s_time -reuse), a 1 MiB file, and the memory of 10,000 idle connections.
+#
 # usage: tests/bench/run.sh
-# env: DURATION=10 (seconds per wrk run), RUNS=3, JOURNALD_CPU (unset: journald is not pinned)
+# env: DURATION=10 (seconds per wrk run), RUNS=3, JOURNALD_CPU (unset: journald is not pinned),
+#      PARTS="plain tls" (which parts to run)
 # Needs root (private mount and network namespaces for journald); traffic stays on loopback.
 set -euo pipefail
 
@@ -30,9 +35,11 @@ runs=${RUNS:-3}
 packaging/install-deps.sh build test bench
 
 cmake --preset release -DBUILD_TESTING=ON >/dev/null
-cmake --build --preset release --target hello-async sleep_clients >/dev/null
+cmake --build --preset release --target hello-async sleep_clients idle_clients >/dev/null
 daemon=$top/build/release/daemon/hello-async
 sleep_clients=$top/build/release/tests/bench/sleep_clients
+idle_clients=$top/build/release/tests/bench/idle_clients
+parts=" ${PARTS:-plain tls} "
 
 work=$(mktemp -d /tmp/hello-async-bench.XXXXXX)
 # nginx's workers run as www-data: they must be able to read the pages.
@@ -226,20 +233,23 @@ wrk_run() { # server url connections [script]
 median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 declare -A result
+# The servers a scenario compares, and where each listens.
+servers=(hello-async nginx lighttpd)
+declare -A url_base=([hello-async]=http://127.0.0.1:$port_hello [nginx]=http://127.0.0.1:$port_nginx
+    [lighttpd]=http://127.0.0.1:$port_lighttpd)
 scenario() { # logging name url_path connections [script]
     local log=$1 name=$2 path=$3 conns=$4 script=${5:-}
-    local s port
-    for s in hello-async nginx lighttpd; do : >"$work/runs.$s"; done
+    local s
+    for s in "${servers[@]}"; do : >"$work/runs.$s"; done
     # Rounds rather than one server's runs back to back: this machine's speed drifts over
-    # minutes, and each round puts the three servers' runs as close together as they can be.
+    # minutes, and each round puts the servers' runs as close together as they can be.
     for _ in $(seq 1 "$runs"); do
-        for s in hello-async nginx lighttpd; do
-            case $s in hello-async) port=$port_hello ;; nginx) port=$port_nginx ;; lighttpd) port=$port_lighttpd ;; esac
-            BENCH_PATH=$path wrk_run "$s" "http://127.0.0.1:$port$path" "$conns" "$script" >>"$work/runs.$s"
+        for s in "${servers[@]}"; do
+            BENCH_PATH=$path wrk_run "$s" "${url_base[$s]}$path" "$conns" "$script" >>"$work/runs.$s"
         done
     done
     local col
-    for s in hello-async nginx lighttpd; do
+    for s in "${servers[@]}"; do
         for col in 1 2 3 4 5; do
             result[$log,$name,$s,$col]=$(awk -v c=$col '{ print $c }' "$work/runs.$s" | median)
         done
@@ -272,6 +282,7 @@ print_table() { # logging
 }
 
 declare -A losses
+if [[ $parts == *" plain "* ]]; then
 for log in on off; do
     write_configs $log
     start_servers
@@ -321,3 +332,166 @@ printf '  peak RSS (VmHWM) %s KiB, threads %s\n' "$peak_rss" "$threads"
 printf '\nidle RSS after start: %s\n' "$idle_rss"
 printf 'socket activation, first connection to first response byte: %s ms (median of %s)\n' \
     "$(median <"$work/activation-runs")" "$runs"
+fi
+
+[[ $parts == *" tls "* ]] || exit 0
+
+# ---- HTTPS: hello-async and nginx with the same certificate, TLS 1.3, logging off ----
+port_hello_tls=18443
+port_nginx_tls=18444
+pki=$work/pki
+mkdir -p "$pki"
+ossl() { openssl "$@" 2>>"$work/logs/openssl.log" >/dev/null; }
+ossl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$pki/ca.key" \
+    -out "$pki/ca.pem" -days 2 -subj "/CN=bench CA"
+ossl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$pki/key.pem" \
+    -out "$pki/site.csr" -subj /CN=localhost
+printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' >"$pki/site.ext"
+ossl x509 -req -in "$pki/site.csr" -CA "$pki/ca.pem" -CAkey "$pki/ca.key" -CAcreateserial \
+    -days 2 -extfile "$pki/site.ext" -out "$pki/leaf.pem"
+cat "$pki/leaf.pem" "$pki/ca.pem" >"$pki/chain.pem"
+
+write_configs off
+cat >>"$work/hello.toml" <<TOML
+[tls]
+listen = ["127.0.0.1:$port_hello_tls"]
+protocols = ["TLSv1.3"]
+[[tls.certificate]]
+chain = "$pki/chain.pem"
+key = "$pki/key.pem"
+TOML
+# nginx's defaults for ssl (session tickets on, no session cache), sendfile, and kernel TLS
+# where the kernel has it: its best setting.
+cat >"$work/nginx.conf" <<NGINX
+worker_processes 1;
+pid $work/nginx.pid;
+error_log $work/logs/nginx-error.log;
+events { worker_connections 16384; }
+http {
+    access_log off;
+    keepalive_requests 1000000;
+    sendfile on;
+    tcp_nopush on;
+    default_type application/octet-stream;
+    server {
+        listen 127.0.0.1:$port_nginx;
+        listen 127.0.0.1:$port_nginx_tls ssl;
+        ssl_certificate $pki/chain.pem;
+        ssl_certificate_key $pki/key.pem;
+        ssl_protocols TLSv1.3;
+        ssl_conf_command Options KTLS;
+        root $www;
+        location = / { try_files /hello.html =404; }
+        location /files/ { alias $www/; }
+    }
+}
+NGINX
+taskset -c 0 "$daemon" --config "$work/hello.toml" 2>>"$work/logs/hello.err" &
+server_pid[hello-async]=$!
+taskset -c 0 nginx -c "$work/nginx.conf" -g 'daemon off;' &
+server_pid[nginx]=$!
+pids+=("${server_pid[hello-async]}" "${server_pid[nginx]}")
+wait_port $port_hello
+wait_port $port_nginx
+for port in $port_hello_tls $port_nginx_tls; do
+    got=$(curl -s --cacert "$pki/ca.pem" -o /dev/null -w '%{http_code} %{size_download}' \
+        "https://localhost:$port/files/big.bin")
+    [ "$got" = "200 1048576" ] || { echo "port $port: HTTPS answered '$got'" >&2; exit 1; }
+done
+
+servers=(hello-async nginx)
+url_base=([hello-async]=https://127.0.0.1:$port_hello_tls [nginx]=https://127.0.0.1:$port_nginx_tls)
+ktls_before=$( { grep -E '^TlsTx(Sw|Device) ' /proc/net/tls_stat 2>/dev/null || true; } | awk '{ s += $2 } END { print s + 0 }')
+scenario tls keepalive / 50
+scenario tls handshake / 50 "$top/tests/bench/close.lua"
+scenario tls 1MiB /files/big.bin 8
+ktls_after=$( { grep -E '^TlsTx(Sw|Device) ' /proc/net/tls_stat 2>/dev/null || true; } | awk '{ s += $2 } END { print s + 0 }')
+
+# Resumed handshakes: openssl s_time -reuse resumes its first session on every connection. One
+# run prints "cpu_us_per_connection connections resumed".
+resumed_run() { # server port
+    local pid=${server_pid[$1]} before after out
+    before=$(cpu_ticks "$pid")
+    out=$(taskset -c 1 openssl s_time -connect "127.0.0.1:$2" -reuse -time "$duration" -www / 2>/dev/null)
+    after=$(cpu_ticks "$pid")
+    local connections resumed
+    connections=$(echo "$out" | awk '/connections in [0-9.]+ real seconds/ { n = $1 } END { print n + 0 }')
+    resumed=$(echo "$out" | grep -E '^[r*]+$' | tr -cd r | wc -c)
+    awk -v b="$before" -v a="$after" -v hz="$hz" -v n="$connections" -v r="$resumed" \
+        'BEGIN { printf "%.2f %d %d\n", (a - b) / hz * 1e6 / (n > 0 ? n : 1), n, r }'
+}
+for s in "${servers[@]}"; do : >"$work/resumed.$s"; done
+for _ in $(seq 1 "$runs"); do
+    resumed_run hello-async $port_hello_tls >>"$work/resumed.hello-async"
+    resumed_run nginx $port_nginx_tls >>"$work/resumed.nginx"
+done
+
+# Memory of 10,000 idle keep-alive connections, each after one exchange with its response read:
+# (RSS with them - RSS before) / 10,000, the server's processes together.
+rss_kib() {
+    local total=0 p
+    for p in $1 $(pgrep -P "$1" || true); do
+        total=$((total + $(awk '/^VmRSS/ { print $2 }' "/proc/$p/status" 2>/dev/null || echo 0)))
+    done
+    echo $total
+}
+idle_bytes_per_connection() { # server port [--tls]
+    local pid=${server_pid[$1]} before after client
+    before=$(rss_kib "$pid")
+    taskset -c 1 "$idle_clients" "$2" 10000 / ${3:+"$3"} >"$work/idle.out" 2>&1 &
+    client=$!
+    for _ in $(seq 1 1200); do grep -q '^ready' "$work/idle.out" && break; sleep 0.1; done
+    grep -q '^ready 10000' "$work/idle.out" || { cat "$work/idle.out" >&2; exit 1; }
+    after=$(rss_kib "$pid")
+    kill "$client"; wait "$client" 2>/dev/null || true
+    # Let the server see the closes before the next measurement.
+    sleep 2
+    echo $(((after - before) * 1024 / 10000))
+}
+declare -A idle
+idle[hello-async,tls]=$(idle_bytes_per_connection hello-async $port_hello_tls --tls)
+idle[nginx,tls]=$(idle_bytes_per_connection nginx $port_nginx_tls --tls)
+idle[hello-async,plain]=$(idle_bytes_per_connection hello-async $port_hello)
+idle[nginx,plain]=$(idle_bytes_per_connection nginx $port_nginx)
+stop_servers_tls() {
+    for s in hello-async nginx; do kill "${server_pid[$s]}" 2>/dev/null || true; done
+    for s in hello-async nginx; do wait "${server_pid[$s]}" 2>/dev/null || true; done
+}
+stop_servers_tls
+
+printf '\nHTTPS, logging off (median of %s runs of %ss; TLS 1.3, ECDSA P-256, servers on CPU 0)\n' "$runs" "$duration"
+printf '%-30s %-12s %10s %9s %9s %12s %9s\n' scenario server req/s p50_ms p99_ms "us/unit" vs_nginx
+for name in keepalive handshake 1MiB; do
+    case $name in
+    keepalive) label="keep-alive small file" unit=request ;;
+    handshake) label="full handshake per request" unit=connection ;;
+    1MiB) label="1 MiB file" unit=MiB ;;
+    esac
+    nginx_cpu=${result[tls,$name,nginx,4]}
+    for s in "${servers[@]}"; do
+        cpu=${result[tls,$name,$s,4]}
+        printf '%-30s %-12s %10.0f %9s %9s %12s %9.2f\n' "$label" "$s" "${result[tls,$name,$s,1]}" \
+            "${result[tls,$name,$s,2]}" "${result[tls,$name,$s,3]}" "$(printf '%.2f/%s' "$cpu" "$unit")" \
+            "$(awk -v a="$cpu" -v b="$nginx_cpu" 'BEGIN { print a / b }')"
+    done
+done
+hello_resumed=$(awk '{ print $1 }' "$work/resumed.hello-async" | median)
+nginx_resumed=$(awk '{ print $1 }' "$work/resumed.nginx" | median)
+for s in "${servers[@]}"; do
+    cpu=$([ "$s" = nginx ] && echo "$nginx_resumed" || echo "$hello_resumed")
+    printf '%-30s %-12s %10s %9s %9s %12s %9.2f   (connections, resumed per run: %s)\n' \
+        "resumed handshake (s_time)" "$s" - - - "$(printf '%.2f/connection' "$cpu")" \
+        "$(awk -v a="$cpu" -v b="$nginx_resumed" 'BEGIN { print a / b }')" \
+        "$(awk '{ printf "%s%s/%s", sep, $2, $3; sep = ", " }' "$work/resumed.$s")"
+done
+printf '\n10,000 idle keep-alive connections, bytes of RSS per connection:\n'
+for kind in tls plain; do
+    printf '  %-6s hello-async %6s  nginx %6s  ratio %.2f\n' "$kind" "${idle[hello-async,$kind]}" \
+        "${idle[nginx,$kind]}" "$(awk -v a="${idle[hello-async,$kind]}" -v b="${idle[nginx,$kind]}" 'BEGIN { print a / b }')"
+done
+if [ -r /proc/net/tls_stat ]; then
+    printf 'kernel TLS: available; TlsTxSw + TlsTxDevice grew by %s during the HTTPS runs\n' \
+        $((ktls_after - ktls_before))
+else
+    printf 'kernel TLS: not available on this kernel (no /proc/net/tls_stat): both servers encrypt in user space\n'
+fi

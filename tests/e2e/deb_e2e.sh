@@ -168,27 +168,45 @@ check "old route /added still answers" test "$(http_get /added)" = 200
 check "service still active" unit_is hello-async.service active
 inside cp /var/tmp/original.toml "$conf"
 
+# start_load [NAME]: requests until stop_load, one line per answer: plain HTTP, and HTTPS for
+# the server name NAME too when given.
+start_load() {
+    : >"$work/codes"
+    rm -f "$work/stop-load"
+    (
+        for _ in $(seq 1 600); do
+            [ -f "$work/stop-load" ] && break
+            if [ -n "${1:-}" ]; then
+                net curl -sS --max-time 10 --cacert "$pki/ca.pem" --resolve "$1:7443:127.0.0.1" \
+                    -o /dev/null -w '%{http_code}\n' "https://$1:7443/" >>"$work/codes" \
+                    2>>"$work/load.err" || echo "curl-failed" >>"$work/codes"
+            fi
+            net curl -sS --max-time 10 -o /dev/null -w '%{http_code}\n' http://127.0.0.1:7878/ \
+                >>"$work/codes" 2>>"$work/load.err" || echo "curl-failed" >>"$work/codes"
+        done
+    ) &
+    load=$!
+    wait_for 10 test -s "$work/codes" || true
+}
+# stop_load WHAT: lets some more requests through, then stops; checks that none failed.
+stop_load() {
+    local before
+    before=$(wc -l <"$work/codes")
+    wait_for 10 test "$(wc -l <"$work/codes")" -gt $((before + 20)) || true
+    touch "$work/stop-load"
+    wait "$load"
+    total=$(wc -l <"$work/codes")
+    bad=$(grep -cv '^200$' "$work/codes" || true)
+    check "no request failed during $1 ($total sent, $bad failed)" test "$bad" = 0 -a "$total" -gt 20
+    [ -s "$work/load.err" ] && sort "$work/load.err" | uniq -c | head -5
+    rm -f "$work/load.err"
+}
+
 echo "== 5. restart under load"
-: >"$work/codes"
-(
-    for _ in $(seq 1 400); do
-        [ -f "$work/stop-load" ] && break
-        net curl -sS --max-time 10 -o /dev/null -w '%{http_code}\n' http://127.0.0.1:7878/ \
-            >>"$work/codes" 2>>"$work/load.err" || echo "curl-failed" >>"$work/codes"
-    done
-) &
-load=$!
-wait_for 10 test -s "$work/codes" || true
+start_load
 inside systemctl restart hello-async
 check "service active after restart" wait_for 10 unit_is hello-async.service active
-before=$(wc -l <"$work/codes")
-wait_for 10 test "$(wc -l <"$work/codes")" -gt $((before + 20)) || true
-touch "$work/stop-load"
-wait "$load"
-total=$(wc -l <"$work/codes")
-bad=$(grep -cv '^200$' "$work/codes" || true)
-check "no request failed during restart ($total sent, $bad failed)" test "$bad" = 0 -a "$total" -gt 20
-[ -s "$work/load.err" ] && sort "$work/load.err" | uniq -c | head -5
+stop_load restart
 
 echo "== 6. HTTPS"
 # A test CA and certificates made now: no key is ever committed.
@@ -250,40 +268,9 @@ check "SNI files.test gets its certificate" wait_for 10 serves_serial files.test
 check "SNI localhost gets the credential one" serves_serial localhost "$(serial_of "$pki/site.pem")"
 check "GET / over HTTPS for files.test is 200" test "$(https_get / files.test)" = 200
 
-# https_load NAME: requests over HTTPS and plain HTTP until told to stop, one line per answer.
-https_load() {
-    : >"$work/codes"
-    rm -f "$work/stop-load"
-    (
-        for _ in $(seq 1 600); do
-            [ -f "$work/stop-load" ] && break
-            net curl -sS --max-time 10 --cacert "$pki/ca.pem" --resolve "$1:7443:127.0.0.1" \
-                -o /dev/null -w '%{http_code}\n' "https://$1:7443/" >>"$work/codes" \
-                2>>"$work/load.err" || echo "curl-failed" >>"$work/codes"
-            net curl -sS --max-time 10 -o /dev/null -w '%{http_code}\n' http://127.0.0.1:7878/ \
-                >>"$work/codes" 2>>"$work/load.err" || echo "curl-failed" >>"$work/codes"
-        done
-    ) &
-    load=$!
-    wait_for 10 test -s "$work/codes" || true
-}
-# stop_load: lets some more requests through, then stops; checks that none failed.
-stop_load() {
-    local before
-    before=$(wc -l <"$work/codes")
-    wait_for 10 test "$(wc -l <"$work/codes")" -gt $((before + 20)) || true
-    touch "$work/stop-load"
-    wait "$load"
-    total=$(wc -l <"$work/codes")
-    bad=$(grep -cv '^200$' "$work/codes" || true)
-    check "no request failed during $1 ($total sent, $bad failed)" test "$bad" = 0 -a "$total" -gt 20
-    [ -s "$work/load.err" ] && sort "$work/load.err" | uniq -c | head -5
-    rm -f "$work/load.err"
-}
-
 # Renewal of a file certificate (same key): systemctl reload.
 issue files files.test "$pki/files.key"
-https_load files.test
+start_load files.test
 cp "$pki/files.pem" "$rootfs/etc/hello-async/tls/files.pem"
 check "systemctl reload with the renewed file certificate" inside systemctl reload hello-async
 check "new connections get the renewed file certificate" \
@@ -296,7 +283,7 @@ issue site localhost
 cp "$pki/site.pem" "$pki/site.key" "$rootfs/var/tmp/"
 inside install -m 0644 /var/tmp/site.pem /etc/hello-async/tls/chain.pem
 inside install -m 0600 /var/tmp/site.key /etc/hello-async/tls/key.pem
-https_load localhost
+start_load localhost
 check "systemctl restart with the renewed credentials" inside systemctl restart hello-async
 check "new connections get the renewed credential certificate" \
     wait_for 10 serves_serial localhost "$(serial_of "$pki/site.pem")"

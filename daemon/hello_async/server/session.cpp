@@ -314,12 +314,23 @@ net::awaitable<bool> await_request(connection& conn,
     conn.deadline = steady::now() + (served == 0 ? lim.header_timeout : lim.keepalive_timeout);
     if (served > 0 && state.draining.load(std::memory_order_relaxed) && !input_waiting(conn))
         co_return false;
-    // The plain read is awaited here, not through read_some(): no second frame on the hot path.
-    auto [ec, n] = conn.tls ? co_await tls_read_some(conn, buffer.prepare(first_read_bytes))
-                            : co_await conn.socket.async_read_some(buffer.prepare(first_read_bytes),
-                                                                   use_tuple);
-    // A drain cancels idle reads; one whose request had already arrived goes on.
-    if (ec == net::error::operation_aborted && conn.socket.is_open() && input_waiting(conn)) {
+    beast::error_code ec;
+    std::size_t n = 0;
+    // The waits are awaited here, not through read_some(): no second frame on the hot path, nor
+    // in the memory of ten thousand idle connections.
+    if (!conn.tls) {
+        std::tie(ec, n) =
+            co_await conn.socket.async_read_some(buffer.prepare(first_read_bytes), use_tuple);
+    } else if (!tls_has_buffered(conn)) {
+        // An idle TLS connection holds no read buffer at all: OpenSSL has released its own
+        // (SSL_MODE_RELEASE_BUFFERS), and this one is allocated once the client writes.
+        buffer.shrink_to_fit();
+        std::tie(ec) = co_await conn.socket.async_wait(tcp::socket::wait_read, use_tuple);
+    }
+    // A drain cancels idle waits; one whose request had already arrived goes on.
+    bool const arrived_anyway =
+        ec == net::error::operation_aborted && conn.socket.is_open() && input_waiting(conn);
+    if (arrived_anyway || (conn.tls && !ec)) {
         std::tie(ec, n) = co_await read_some(conn, buffer.prepare(first_read_bytes));
     }
     if (ec)
@@ -908,6 +919,61 @@ answer_terms terms_for(connection const& conn,
     return terms;
 }
 
+/// How a connection goes on after an exchange.
+enum class after_exchange
+{
+    next_request,
+    close,
+    close_gently, ///< unread input may remain: linger before closing
+};
+
+/// One request and its answer, from its first buffered byte to its log entry. A coroutine of
+/// its own, so that what an exchange needs (the parser, the plan, the log record) has a frame
+/// only while the exchange lasts: an idle connection keeps just the loop's small frame.
+net::awaitable<after_exchange> serve_exchange(connection& conn,
+                                              server_state& state,
+                                              std::size_t thread,
+                                              site const& site,
+                                              std::string const& peer,
+                                              beast::flat_buffer& buffer,
+                                              std::size_t served)
+{
+    auto const& lim = site.cfg.limits;
+    exchange_record rec;
+    rec.started = steady::now();
+    conn.deadline = rec.started + lim.header_timeout;
+    request_parser parser;
+    auto read = take_request(buffer, parser, lim);
+    // Almost always the request arrived whole, with nothing to wait for.
+    if (read.head_incomplete || read.body_pending) {
+        read = co_await read_rest_of_request(conn, buffer, parser, lim, std::move(read));
+    }
+    if (read.client_left)
+        co_return after_exchange::close;
+    record_request(rec, parser, buffer);
+    auto const& request = parser.get();
+    auto const terms = terms_for(conn, state, site, read, request, served);
+    auto first = read.refusal != 0 ? first_write{{}, refuse_now(conn, site, read.refusal)}
+                                   : answer_now(conn, site, request.base(), terms);
+    std::optional<exchange_outcome> outcome = outcome_of(first.pending);
+    // Almost always the response went whole, with nothing to wait for.
+    if (first.delay.count() > 0 || first.pending.progress == write_progress::partial) {
+        unfinished_exchange const ex{state.delays(thread), state, site, &request.base(), terms};
+        outcome = co_await finish_exchange(conn, buffer, ex, first);
+    }
+    if (!outcome)
+        co_return after_exchange::close;
+    state.requests_served.fetch_add(1, std::memory_order_relaxed);
+    if (site.cfg.server.access_log)
+        log_exchange(rec, *outcome, peer, conn);
+    if (!outcome->sent)
+        co_return after_exchange::close;
+    if (outcome->keep_alive)
+        co_return after_exchange::next_request;
+    bool const unread = outcome->must_close || read.body_unread || buffer.size() > 0;
+    co_return unread ? after_exchange::close_gently : after_exchange::close;
+}
+
 } // namespace
 
 // GCC 12 inlines Asio's frame allocation (aligned_alloc) into this coroutine and then fails to
@@ -917,7 +983,8 @@ answer_terms terms_for(connection const& conn,
 #pragma GCC diagnostic ignored "-Wmismatched-new-delete"
 #endif
 
-/// The request loop of one connection: one coroutine frame, alive as long as the connection.
+/// The request loop of one connection: one coroutine frame, alive as long as the connection;
+/// each exchange has a frame of its own.
 net::awaitable<void> run_session(tcp::socket socket,
                                  tcp::endpoint remote,
                                  std::shared_ptr<server_state> shared_state,
@@ -939,39 +1006,9 @@ net::awaitable<void> run_session(tcp::socket socket,
             !co_await await_request(conn, buffer, state, site->cfg.limits, served))
             break;
         site.refresh();
-        auto const& lim = site->cfg.limits;
-        exchange_record rec;
-        rec.started = steady::now();
-        conn.deadline = rec.started + lim.header_timeout;
-        request_parser parser;
-        auto read = take_request(buffer, parser, lim);
-        // Almost always the request arrived whole, with nothing to wait for.
-        if (read.head_incomplete || read.body_pending) {
-            read = co_await read_rest_of_request(conn, buffer, parser, lim, std::move(read));
-        }
-        if (read.client_left)
-            break;
-        record_request(rec, parser, buffer);
-        auto const& request = parser.get();
-        auto const terms = terms_for(conn, state, *site, read, request, served);
-        auto first = read.refusal != 0 ? first_write{{}, refuse_now(conn, *site, read.refusal)}
-                                       : answer_now(conn, *site, request.base(), terms);
-        std::optional<exchange_outcome> outcome = outcome_of(first.pending);
-        // Almost always the response went whole, with nothing to wait for.
-        if (first.delay.count() > 0 || first.pending.progress == write_progress::partial) {
-            unfinished_exchange const ex{state.delays(thread), state, *site, &request.base(),
-                                         terms};
-            outcome = co_await finish_exchange(conn, buffer, ex, first);
-        }
-        if (!outcome)
-            break;
-        state.requests_served.fetch_add(1, std::memory_order_relaxed);
-        if (site->cfg.server.access_log)
-            log_exchange(rec, *outcome, peer, conn);
-        if (!outcome->sent)
-            break;
-        if (!outcome->keep_alive) {
-            close_gently = outcome->must_close || read.body_unread || buffer.size() > 0;
+        auto const next = co_await serve_exchange(conn, state, thread, *site, peer, buffer, served);
+        if (next != after_exchange::next_request) {
+            close_gently = next == after_exchange::close_gently;
             break;
         }
     }
