@@ -8,6 +8,7 @@
 #include <iostream>
 #include <openssl/ssl.h>
 #include <regex>
+#include <thread>
 
 #include "support/daemon_process.hpp"
 #include "support/http_client.hpp"
@@ -198,6 +199,18 @@ TEST_F(tls_site, cuts_off_a_stalled_handshake_which_holds_a_connection_slot)
     EXPECT_TRUE(daemon_->wait_for_output("TLS handshake with 127.0.0.1:"));
 }
 
+TEST_F(tls_site, a_client_stalled_inside_a_record_holds_up_no_other_connection)
+{
+    // One I/O thread: whatever blocked it would hold up every other client.
+    start("handshake_timeout = \"5s\"\n", {.threads = 1});
+    http_client stalled{tls_port_, "127.0.0.1", 10s};
+    stalled.send(std::string{"\x16\x03\x01", 3}); // a record header, cut short
+    auto const started = steady::now();
+    EXPECT_EQ(connect().get("/").status, 200);
+    EXPECT_LT(steady::now() - started, 2s);
+    EXPECT_TRUE(stalled.read_until_close().closed);
+}
+
 TEST_F(tls_site, answers_plain_http_on_the_tls_port_with_400_and_closes)
 {
     start();
@@ -254,6 +267,22 @@ TEST_F(tls_site, keeps_alive_and_answers_pipelined_requests_in_order)
     EXPECT_TRUE(client.read_until_close().closed);
 }
 
+TEST_F(tls_site, a_request_that_arrives_while_the_previous_one_waits_is_answered_at_once)
+{
+    start({}, {.limits = "keepalive_timeout = \"5s\"\n", .sleep_delay = "500ms"});
+    auto client = connect();
+    client.send(request("GET", "/sleep"));
+    // The second request reaches the server's socket during the first one's delay: its
+    // readiness is reported while nothing waits for it. The pause only orders the arrivals;
+    // the assertion is on how soon the second answer comes.
+    std::this_thread::sleep_for(200ms);
+    client.send(request("GET", "/"));
+    auto const started = steady::now();
+    EXPECT_EQ(client.read_response().body, hello_page());
+    EXPECT_EQ(client.read_response().body, hello_page());
+    EXPECT_LT(steady::now() - started, 2s) << "the second request waited for another event";
+}
+
 TEST_F(tls_site, sends_large_files_ranges_and_delayed_answers)
 {
     start({}, {.sleep_delay = "200ms"});
@@ -264,6 +293,14 @@ TEST_F(tls_site, sends_large_files_ranges_and_delayed_answers)
     auto const part = client.get("/pub/big.bin", "Range: bytes=100000-299999\r\n");
     EXPECT_EQ(part.status, 206);
     EXPECT_TRUE(part.body == big_.substr(100000, 200000));
+    // Two large ranges: multipart parts sent from the file, the closing delimiter last.
+    auto const parts = client.get("/pub/big.bin", "Range: bytes=0-99999,200000-299999\r\n");
+    EXPECT_EQ(parts.status, 206);
+    auto const type = parts.header("content-type");
+    auto const boundary = type.substr(type.find("boundary=") + 9);
+    EXPECT_NE(parts.body.find(big_.substr(200000, 100000)), std::string::npos);
+    EXPECT_TRUE(parts.body.ends_with("\r\n--" + boundary + "--\r\n"))
+        << parts.body.substr(parts.body.size() - 100);
     auto const etag = whole.header("etag");
     EXPECT_EQ(client.get("/pub/big.bin", "If-None-Match: " + etag + "\r\n").status, 304);
     EXPECT_EQ(client.get("/sleep").body, hello_page());

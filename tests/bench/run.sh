@@ -386,13 +386,25 @@ http {
     }
 }
 NGINX
-taskset -c 0 "$daemon" --config "$work/hello.toml" 2>>"$work/logs/hello.err" &
-server_pid[hello-async]=$!
-taskset -c 0 nginx -c "$work/nginx.conf" -g 'daemon off;' &
-server_pid[nginx]=$!
-pids+=("${server_pid[hello-async]}" "${server_pid[nginx]}")
-wait_port $port_hello
-wait_port $port_nginx
+stop_servers_tls() {
+    for s in hello-async nginx; do kill "${server_pid[$s]}" 2>/dev/null || true; done
+    for s in hello-async nginx; do wait "${server_pid[$s]}" 2>/dev/null || true; done
+}
+start_servers_tls() {
+    taskset -c 0 "$daemon" --config "$work/hello.toml" 2>>"$work/logs/hello.err" &
+    server_pid[hello-async]=$!
+    taskset -c 0 nginx -c "$work/nginx.conf" -g 'daemon off;' &
+    server_pid[nginx]=$!
+    pids+=("${server_pid[hello-async]}" "${server_pid[nginx]}")
+    wait_port $port_hello
+    wait_port $port_nginx
+    # One exchange of each kind first: what a server sets up once is not per connection.
+    local port
+    for port in $port_hello_tls $port_nginx_tls; do
+        curl -s --cacert "$pki/ca.pem" -o /dev/null "https://localhost:$port/"
+    done
+}
+start_servers_tls
 for port in $port_hello_tls $port_nginx_tls; do
     got=$(curl -s --cacert "$pki/ca.pem" -o /dev/null -w '%{http_code} %{size_download}' \
         "https://localhost:$port/files/big.bin")
@@ -444,20 +456,22 @@ idle_bytes_per_connection() { # server port [--tls]
     grep -q '^ready 10000' "$work/idle.out" || { cat "$work/idle.out" >&2; exit 1; }
     after=$(rss_kib "$pid")
     kill "$client"; wait "$client" 2>/dev/null || true
-    # Let the server see the closes before the next measurement.
-    sleep 2
     echo $(((after - before) * 1024 / 10000))
 }
-declare -A idle
-idle[hello-async,tls]=$(idle_bytes_per_connection hello-async $port_hello_tls --tls)
-idle[nginx,tls]=$(idle_bytes_per_connection nginx $port_nginx_tls --tls)
-idle[hello-async,plain]=$(idle_bytes_per_connection hello-async $port_hello)
-idle[nginx,plain]=$(idle_bytes_per_connection nginx $port_nginx)
-stop_servers_tls() {
-    for s in hello-async nginx; do kill "${server_pid[$s]}" 2>/dev/null || true; done
-    for s in hello-async nginx; do wait "${server_pid[$s]}" 2>/dev/null || true; done
-}
 stop_servers_tls
+# A fresh pair of servers for each measurement: a heap keeps what an earlier run freed.
+declare -A idle
+for kind in plain tls; do
+    start_servers_tls
+    if [ $kind = tls ]; then
+        idle[hello-async,tls]=$(idle_bytes_per_connection hello-async $port_hello_tls --tls)
+        idle[nginx,tls]=$(idle_bytes_per_connection nginx $port_nginx_tls --tls)
+    else
+        idle[hello-async,plain]=$(idle_bytes_per_connection hello-async $port_hello)
+        idle[nginx,plain]=$(idle_bytes_per_connection nginx $port_nginx)
+    fi
+    stop_servers_tls
+done
 
 printf '\nHTTPS, logging off (median of %s runs of %ss; TLS 1.3, ECDSA P-256, servers on CPU 0)\n' "$runs" "$duration"
 printf '%-30s %-12s %10s %9s %9s %12s %9s\n' scenario server req/s p50_ms p99_ms "us/unit" vs_nginx

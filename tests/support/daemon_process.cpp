@@ -97,7 +97,9 @@ std::string test_config(test_site const& site)
            "root = \"" +
            source_www().string() +
            "\"\n"
-           "threads = 2\n"
+           "threads = " +
+           std::to_string(site.threads) +
+           "\n"
            "log_target = \"stderr\"\n" +
            site.server + "\n[limits]\n" + site.limits +
            "\n"

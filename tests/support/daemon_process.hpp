@@ -106,6 +106,7 @@ struct test_site
     std::string sleep_delay{"5s"}; ///< the /sleep route's delay: shorter where 5 s is not the point
     unsigned short port{0};        ///< the listen port on 127.0.0.1; 0: any free one
     std::string server{};          ///< more lines for the [server] table
+    unsigned threads{2};           ///< I/O threads
 };
 
 /// A config for tests: listens on 127.0.0.1, pages from the repository's www/.

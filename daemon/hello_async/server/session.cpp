@@ -321,9 +321,11 @@ net::awaitable<bool> await_request(connection& conn,
     if (!conn.tls) {
         std::tie(ec, n) =
             co_await conn.socket.async_read_some(buffer.prepare(first_read_bytes), use_tuple);
-    } else if (!tls_has_buffered(conn)) {
+    } else if (!input_waiting(conn)) {
         // An idle TLS connection holds no read buffer at all: OpenSSL has released its own
-        // (SSL_MODE_RELEASE_BUFFERS), and this one is allocated once the client writes.
+        // (SSL_MODE_RELEASE_BUFFERS), and this one is allocated once the client writes. The
+        // wait comes only after the socket was seen empty: its readiness is edge-triggered, and
+        // bytes that came while nothing waited (during a delay, say) raise no new event.
         buffer.shrink_to_fit();
         std::tie(ec) = co_await conn.socket.async_wait(tcp::socket::wait_read, use_tuple);
     }
@@ -358,12 +360,8 @@ net::awaitable<send_outcome> send_with_sendfile(connection& conn,
     send_outcome out;
     conn.deadline = steady::now() + send_timeout;
     if (conn.tls) {
-        out.bytes = co_await tls_write_all(conn, head);
-        if (out.bytes < head.size())
-            co_return out;
-        auto const sent = co_await tls_send_file(conn, file, offset, length, send_timeout);
-        out.bytes += sent;
-        out.ok = sent == length;
+        out.bytes = co_await tls_send_file(conn, head, file, offset, length, send_timeout);
+        out.ok = out.bytes == head.size() + length;
         co_return out;
     }
     auto [ec, n] = co_await net::async_write(conn.socket, net::buffer(head), use_tuple);
@@ -828,13 +826,26 @@ net::awaitable<tls_start> start_tls(connection& conn,
     thread_local handshake_failure_log failures;
     conn.idle = false;
     conn.deadline = steady::now() + timeout;
-    auto [ec] = co_await conn.socket.async_wait(tcp::socket::wait_read, use_tuple);
-    if (ec || !conn.socket.is_open())
-        co_return tls_start::failed; // timed out before a byte came, or the server stops
-    unsigned char first = 0;
-    auto const peeked = ::recv(conn.socket.native_handle(), &first, 1, MSG_PEEK | MSG_DONTWAIT);
-    if (peeked <= 0)
+    // OpenSSL reads and writes the descriptor itself. Asio makes a socket non-blocking only for
+    // its own reads and writes, and a TLS connection has none: without this, a client that
+    // stops in the middle of a record would stall the whole thread in read().
+    beast::error_code ec;
+    conn.socket.non_blocking(true, ec);
+    if (ec)
         co_return tls_start::failed;
+    unsigned char first = 0;
+    for (;;) {
+        auto const peeked = ::recv(conn.socket.native_handle(), &first, 1, MSG_PEEK | MSG_DONTWAIT);
+        if (peeked > 0)
+            break;
+        if (peeked == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
+            co_return tls_start::failed;
+        // Only now that the socket was seen empty: readiness is edge-triggered, and a
+        // ClientHello that came before the wait would raise no new event.
+        std::tie(ec) = co_await conn.socket.async_wait(tcp::socket::wait_read, use_tuple);
+        if (ec || !conn.socket.is_open())
+            co_return tls_start::failed; // timed out before a byte came, or the server stops
+    }
     if (first != tls_handshake_record) {
         if (first >= 'A' && first <= 'Z')
             co_return tls_start::plain_http;

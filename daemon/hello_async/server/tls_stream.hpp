@@ -41,11 +41,13 @@ tls_read_some(connection& conn, boost::asio::mutable_buffer into);
 [[nodiscard]] boost::asio::awaitable<std::uint64_t> tls_write_all(connection& conn,
                                                                   std::string_view data);
 
-/// Writes `length` bytes of `file` from `offset`: with SSL_sendfile when the kernel encrypts
-/// (kernel TLS), else read and encrypted 16 KiB at a time. Moves the deadline by
-/// `send_timeout` on every step; returns the bytes sent.
+/// Writes `head`, then `length` bytes of `file` from `offset`: with SSL_sendfile when the
+/// kernel encrypts (kernel TLS), else read 64 KiB at a time and encrypted in records, the head
+/// in front of the first piece. Moves the deadline by `send_timeout` on every step; returns
+/// the bytes sent, the head's included.
 [[nodiscard]] boost::asio::awaitable<std::uint64_t>
 tls_send_file(connection& conn,
+              std::string_view head,
               int file,
               std::uint64_t offset,
               std::uint64_t length,
