@@ -314,6 +314,21 @@ TEST_F(tls_site, sends_large_files_ranges_and_delayed_answers)
     EXPECT_TRUE(read_file(fetched) == big_);
 }
 
+TEST_F(tls_site, closes_an_idle_connection_after_the_keepalive_timeout)
+{
+    start({}, {.limits = "keepalive_timeout = \"1s\"\n"});
+    auto client = connect();
+    EXPECT_EQ(client.get("/").status, 200);
+    auto const started = steady::now();
+    EXPECT_TRUE(client.read_until_close().closed);
+    EXPECT_GE(steady::now() - started, 800ms);
+    EXPECT_LT(steady::now() - started, 3s);
+    // Served again after a pause shorter than the timeout: the connection wakes up.
+    auto again = connect();
+    EXPECT_EQ(again.get("/").status, 200);
+    EXPECT_EQ(again.get("/").status, 200);
+}
+
 TEST_F(tls_site, a_stop_closes_idle_tls_connections_and_lets_requests_finish)
 {
     start({}, {.sleep_delay = "1s"});

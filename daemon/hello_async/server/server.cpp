@@ -60,7 +60,6 @@ struct log_failure
     }
 };
 
-constexpr log_failure<spdlog::level::err> log_session_failure{"session"};
 constexpr log_failure<spdlog::level::critical> log_task_failure{"server task"};
 
 bool out_of_resources(boost::system::error_code const& ec)
@@ -125,10 +124,7 @@ net::awaitable<void> accept_loop(std::shared_ptr<tcp::acceptor> acceptor,
         state->open_connections.fetch_add(1, std::memory_order_relaxed);
         // A reload may replace the certificates: each connection keeps the ones it began with.
         auto certificates = tls ? state->current_tls() : nullptr;
-        net::co_spawn(
-            executor,
-            run_session(std::move(socket), remote, state, thread, std::move(certificates)),
-            log_session_failure);
+        start_session(std::move(socket), remote, state, thread, std::move(certificates));
     }
 }
 

@@ -10,6 +10,7 @@
 #include "hello_async/server/tls_stream.hpp"
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
@@ -93,6 +94,36 @@ class connection_scope
     server_state& state_;
     connection_registry& registry_;
     connection& conn_;
+};
+
+/// A client connection and what outlives one run of its request loop. On the heap, so that a
+/// parked TLS connection can be held by a plain wait, with no coroutine frame at all.
+struct live_connection
+{
+    live_connection(tcp::socket socket,
+                    std::shared_ptr<server_state> shared_state,
+                    std::size_t io_thread,
+                    std::string client,
+                    std::shared_ptr<tls_context const> tls)
+        : state{std::move(shared_state)}
+        , thread{io_thread}
+        , conn{std::move(socket)}
+        , scope{*state, state->registry(thread), conn}
+        , peer{std::move(client)}
+        , certificates{std::move(tls)}
+    {}
+
+    std::shared_ptr<server_state> state; ///< outlives `scope`, which counts the connection in it
+    std::size_t thread;
+    connection conn;
+    connection_scope scope;
+    std::string peer;
+    /// A TLS port's certificates, kept for as long as the connection (the SNI callback's).
+    std::shared_ptr<tls_context const> certificates;
+    beast::flat_buffer buffer;
+    std::size_t served{0};
+    bool woken{false}; ///< the loop runs again after parking: the wait is over
+    beast::error_code wake_error;
 };
 
 std::string_view buffer_view(beast::flat_buffer const& buffer)
@@ -300,9 +331,9 @@ net::awaitable<request_read> read_rest_of_request(connection& conn,
     co_return taken;
 }
 
-/// With nothing buffered, waits until the next request starts to arrive: true when there is
-/// one to read. The wait counts against the idle timeout, so that the header
-/// timeout runs from a request's first byte.
+/// With nothing buffered, waits on a plain connection until the next request starts to
+/// arrive: true when there is one to read. The wait counts against the idle timeout, so that the
+/// header timeout runs from a request's first byte.
 net::awaitable<bool> await_request(connection& conn,
                                    beast::flat_buffer& buffer,
                                    server_state const& state,
@@ -314,26 +345,12 @@ net::awaitable<bool> await_request(connection& conn,
     conn.deadline = steady::now() + (served == 0 ? lim.header_timeout : lim.keepalive_timeout);
     if (served > 0 && state.draining.load(std::memory_order_relaxed) && !input_waiting(conn))
         co_return false;
-    beast::error_code ec;
-    std::size_t n = 0;
-    // The waits are awaited here, not through read_some(): no second frame on the hot path, nor
-    // in the memory of ten thousand idle connections.
-    if (!conn.tls) {
+    auto [ec, n] =
+        co_await conn.socket.async_read_some(buffer.prepare(first_read_bytes), use_tuple);
+    // A drain cancels idle reads; one whose request had already arrived goes on.
+    if (ec == net::error::operation_aborted && conn.socket.is_open() && input_waiting(conn)) {
         std::tie(ec, n) =
             co_await conn.socket.async_read_some(buffer.prepare(first_read_bytes), use_tuple);
-    } else if (!input_waiting(conn)) {
-        // An idle TLS connection holds no read buffer at all: OpenSSL has released its own
-        // (SSL_MODE_RELEASE_BUFFERS), and this one is allocated once the client writes. The
-        // wait comes only after the socket was seen empty: its readiness is edge-triggered, and
-        // bytes that came while nothing waited (during a delay, say) raise no new event.
-        buffer.shrink_to_fit();
-        std::tie(ec) = co_await conn.socket.async_wait(tcp::socket::wait_read, use_tuple);
-    }
-    // A drain cancels idle waits; one whose request had already arrived goes on.
-    bool const arrived_anyway =
-        ec == net::error::operation_aborted && conn.socket.is_open() && input_waiting(conn);
-    if (arrived_anyway || (conn.tls && !ec)) {
-        std::tie(ec, n) = co_await read_some(conn, buffer.prepare(first_read_bytes));
     }
     if (ec)
         co_return false;
@@ -341,6 +358,47 @@ net::awaitable<bool> await_request(connection& conn,
     conn.idle = false;
     co_return true;
 }
+
+/// What comes next on a connection between requests.
+enum class arrival
+{
+    request, ///< its first bytes are in the buffer
+    park,    ///< nothing yet: a TLS connection waits without a coroutine
+    gone,    ///< closed, timed out, or the server drains
+};
+
+/// Between requests on a TLS connection: read what has come, or park until something does.
+/// Parking happens only once the socket was seen empty, since readiness is edge-triggered.
+net::awaitable<arrival> next_tls_arrival(live_connection& live, limits const& lim)
+{
+    auto& conn = live.conn;
+    bool const woken = std::exchange(live.woken, false);
+    if (woken && live.wake_error) {
+        // A drain cancels parked waits; a request that had already arrived goes on.
+        bool const arrived = live.wake_error == net::error::operation_aborted &&
+                             conn.socket.is_open() && input_waiting(conn);
+        if (!arrived)
+            co_return arrival::gone;
+    } else if (!woken && !input_waiting(conn)) {
+        // A fresh connection is not idle: its first request is on the way and must be answered.
+        conn.idle = live.served > 0;
+        conn.deadline =
+            steady::now() + (live.served == 0 ? lim.header_timeout : lim.keepalive_timeout);
+        if (live.served > 0 && live.state->draining.load(std::memory_order_relaxed))
+            co_return arrival::gone;
+        // OpenSSL has released its record buffers (SSL_MODE_RELEASE_BUFFERS): so does this one.
+        live.buffer.shrink_to_fit();
+        co_return arrival::park;
+    }
+    auto [ec, n] = co_await tls_read_some(conn, live.buffer.prepare(first_read_bytes));
+    if (ec)
+        co_return arrival::gone;
+    live.buffer.commit(n);
+    conn.idle = false;
+    co_return arrival::request;
+}
+
+void park(std::unique_ptr<live_connection> live);
 
 struct send_outcome
 {
@@ -985,45 +1043,88 @@ net::awaitable<after_exchange> serve_exchange(connection& conn,
     co_return unread ? after_exchange::close_gently : after_exchange::close;
 }
 
-} // namespace
-
-// GCC 12 inlines Asio's frame allocation (aligned_alloc) into this coroutine and then fails to
-// pair it with Asio's own operator delete: a false -Wmismatched-new-delete.
+// GCC 12 inlines Asio's frame allocation (aligned_alloc) into these coroutines and then fails
+// to pair it with Asio's own operator delete: a false -Wmismatched-new-delete.
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmismatched-new-delete"
 #endif
 
-/// The request loop of one connection: one coroutine frame, alive as long as the connection;
-/// each exchange has a frame of its own.
-net::awaitable<void> run_session(tcp::socket socket,
-                                 tcp::endpoint remote,
-                                 std::shared_ptr<server_state> shared_state,
-                                 std::size_t thread,
-                                 std::shared_ptr<tls_context const> tls)
+/// The request loop of one connection. A plain connection waits for its next request inside
+/// it; a TLS connection parks instead, and a new run of the loop starts when the client writes.
+net::awaitable<void> serve(std::unique_ptr<live_connection> live)
 {
-    auto& state = *shared_state;
-    connection conn{std::move(socket)};
-    connection_scope const scope{state, state.registry(thread), conn};
+    auto& conn = live->conn;
+    auto& state = *live->state;
     site_view site{state};
-    std::string const peer = endpoint_text(remote);
-    if (tls && !co_await begin_tls(conn, *tls, *site, peer))
+    if (live->certificates && !conn.tls &&
+        !co_await begin_tls(conn, *live->certificates, *site, live->peer))
         co_return;
-    beast::flat_buffer buffer;
     bool close_gently = false; // unread input may remain: linger before closing
 
-    for (std::size_t served = 0;; ++served) {
-        if (buffer.size() == 0 &&
-            !co_await await_request(conn, buffer, state, site->cfg.limits, served))
-            break;
+    for (;; ++live->served) {
+        if (live->buffer.size() == 0) {
+            // A plain connection waits in await_request(), directly below this frame.
+            auto const next = conn.tls ? co_await next_tls_arrival(*live, site->cfg.limits)
+                                       : (co_await await_request(conn, live->buffer, state,
+                                                                 site->cfg.limits, live->served)
+                                              ? arrival::request
+                                              : arrival::gone);
+            if (next == arrival::park) {
+                park(std::move(live));
+                co_return;
+            }
+            if (next == arrival::gone)
+                break;
+        }
         site.refresh();
-        auto const next = co_await serve_exchange(conn, state, thread, *site, peer, buffer, served);
+        auto const next = co_await serve_exchange(conn, state, live->thread, *site, live->peer,
+                                                  live->buffer, live->served);
         if (next != after_exchange::next_request) {
             close_gently = next == after_exchange::close_gently;
             break;
         }
     }
     co_await close_connection(conn, close_gently);
+}
+
+/// Runs `serve` for a connection on its thread; an exception ends that connection only, and
+/// is logged.
+void spawn_serve(std::unique_ptr<live_connection> live)
+{
+    auto executor = live->conn.socket.get_executor();
+    net::co_spawn(executor, serve(std::move(live)), [](std::exception_ptr const& failure) {
+        if (!failure)
+            return;
+        try {
+            std::rethrow_exception(failure);
+        } catch (std::exception const& e) {
+            spdlog::error("session ended by an exception: {}", e.what());
+        }
+    });
+}
+
+void park(std::unique_ptr<live_connection> live)
+{
+    auto& socket = live->conn.socket;
+    socket.async_wait(tcp::socket::wait_read,
+                      [live = std::move(live)](beast::error_code const& ec) mutable {
+                          live->woken = true;
+                          live->wake_error = ec;
+                          spawn_serve(std::move(live));
+                      });
+}
+
+} // namespace
+
+void start_session(tcp::socket socket,
+                   tcp::endpoint const& remote,
+                   std::shared_ptr<server_state> state,
+                   std::size_t thread,
+                   std::shared_ptr<tls_context const> tls)
+{
+    spawn_serve(std::make_unique<live_connection>(std::move(socket), std::move(state), thread,
+                                                  endpoint_text(remote), std::move(tls)));
 }
 
 #if defined(__GNUC__) && !defined(__clang__)

@@ -10,14 +10,15 @@
 
 namespace hello_async {
 
-/// Serves one connection until the peer leaves, a limit or timeout is hit, or the server drains.
-/// `thread` names the I/O thread (and its connection registry) the socket belongs to.
-/// `remote` is the client's address, as accept returned it. `tls`: the certificates and
-/// settings of a connection to a TLS port (null for plain HTTP), kept as long as it lasts.
-boost::asio::awaitable<void> run_session(boost::asio::ip::tcp::socket socket,
-                                         boost::asio::ip::tcp::endpoint remote,
-                                         std::shared_ptr<server_state> state,
-                                         std::size_t thread,
-                                         std::shared_ptr<tls_context const> tls);
+/// Serves one connection, on the socket's own executor, until the peer leaves, a limit or
+/// timeout is hit, or the server drains. `thread` names the I/O thread (and its connection
+/// registry) the socket belongs to. `remote` is the client's address, as accept returned it.
+/// `tls`: the certificates and settings of a connection to a TLS port (null for plain HTTP),
+/// kept as long as it lasts.
+void start_session(boost::asio::ip::tcp::socket socket,
+                   boost::asio::ip::tcp::endpoint const& remote,
+                   std::shared_ptr<server_state> state,
+                   std::size_t thread,
+                   std::shared_ptr<tls_context const> tls);
 
 } // namespace hello_async

@@ -200,8 +200,9 @@ net::awaitable<std::uint64_t> tls_send_file(connection& conn,
         }
         co_return head_sent + sent;
     }
-    if (length == 0) // the closing delimiter of a multipart body
+    if (length == 0) { // the closing delimiter of a multipart body
         co_return co_await tls_write_all(conn, head);
+    }
     // Only while a large file is on its way: an idle connection holds no such buffer. The head
     // leads the first piece and shares its record.
     std::vector<char> buffer(head.size() + file_read_bytes);
