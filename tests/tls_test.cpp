@@ -323,7 +323,7 @@ TEST_F(tls_site, closes_an_idle_connection_after_the_keepalive_timeout)
     EXPECT_TRUE(client.read_until_close().closed);
     EXPECT_GE(steady::now() - started, 800ms);
     EXPECT_LT(steady::now() - started, 3s);
-    // Served again after a pause shorter than the timeout: the connection wakes up.
+    // A parked connection wakes up for each request.
     auto again = connect();
     EXPECT_EQ(again.get("/").status, 200);
     EXPECT_EQ(again.get("/").status, 200);

@@ -367,9 +367,10 @@ enum class arrival
     gone,    ///< closed, timed out, or the server drains
 };
 
-/// Between requests on a TLS connection: read what has come, or park until something does.
-/// Parking happens only once the socket was seen empty, since readiness is edge-triggered.
-net::awaitable<arrival> next_tls_arrival(live_connection& live, limits const& lim)
+/// Between requests on a TLS connection: read what OpenSSL holds, or park until the socket has
+/// more. Asio re-arms the descriptor for every wait (EPOLL_CTL_MOD), so bytes that came while
+/// nothing waited are reported too.
+arrival next_tls_arrival(live_connection& live, limits const& lim)
 {
     auto& conn = live.conn;
     bool const woken = std::exchange(live.woken, false);
@@ -378,24 +379,34 @@ net::awaitable<arrival> next_tls_arrival(live_connection& live, limits const& li
         bool const arrived = live.wake_error == net::error::operation_aborted &&
                              conn.socket.is_open() && input_waiting(conn);
         if (!arrived)
-            co_return arrival::gone;
-    } else if (!woken && !input_waiting(conn)) {
+            return arrival::gone;
+    } else if (!woken && !tls_has_buffered(conn)) {
         // A fresh connection is not idle: its first request is on the way and must be answered.
         conn.idle = live.served > 0;
         conn.deadline =
             steady::now() + (live.served == 0 ? lim.header_timeout : lim.keepalive_timeout);
         if (live.served > 0 && live.state->draining.load(std::memory_order_relaxed))
-            co_return arrival::gone;
+            return arrival::gone;
         // OpenSSL has released its record buffers (SSL_MODE_RELEASE_BUFFERS): so does this one.
         live.buffer.shrink_to_fit();
-        co_return arrival::park;
+        return arrival::park;
     }
-    auto [ec, n] = co_await tls_read_some(conn, live.buffer.prepare(first_read_bytes));
-    if (ec)
-        co_return arrival::gone;
-    live.buffer.commit(n);
-    conn.idle = false;
-    co_return arrival::request;
+    auto const got = tls_read_now(conn, live.buffer.prepare(first_read_bytes));
+    switch (got.status) {
+    case tls_read_status::data:
+        live.buffer.commit(got.bytes);
+        conn.idle = false;
+        return arrival::request;
+    case tls_read_status::would_block:
+        // Part of a record: the request has begun, so the header timeout runs from here.
+        conn.idle = false;
+        conn.deadline = std::min(conn.deadline, steady::now() + lim.header_timeout);
+        live.buffer.shrink_to_fit();
+        return arrival::park;
+    case tls_read_status::closed:
+        break;
+    }
+    return arrival::gone;
 }
 
 void park(std::unique_ptr<live_connection> live);
@@ -1065,7 +1076,7 @@ net::awaitable<void> serve(std::unique_ptr<live_connection> live)
     for (;; ++live->served) {
         if (live->buffer.size() == 0) {
             // A plain connection waits in await_request(), directly below this frame.
-            auto const next = conn.tls ? co_await next_tls_arrival(*live, site->cfg.limits)
+            auto const next = conn.tls ? next_tls_arrival(*live, site->cfg.limits)
                                        : (co_await await_request(conn, live->buffer, state,
                                                                  site->cfg.limits, live->served)
                                               ? arrival::request

@@ -122,6 +122,22 @@ tls_read_some(connection& conn, net::mutable_buffer into)
     }
 }
 
+tls_read_result tls_read_now(connection& conn, net::mutable_buffer into)
+{
+    if (!conn.socket.is_open())
+        return {};
+    std::size_t n = 0;
+    int const result = SSL_read_ex(conn.tls.get(), into.data(), into.size(), &n);
+    if (result == 1)
+        return {tls_read_status::data, n};
+    // Between requests OpenSSL asks to write only to answer a KeyUpdate into a full socket
+    // buffer, which an idle connection does not have: that client is given up on.
+    if (step_after(conn.tls.get(), result) == tls_step::wait_read)
+        return {tls_read_status::would_block, 0};
+    ERR_clear_error();
+    return {};
+}
+
 std::optional<std::uint64_t> tls_write_now(connection& conn, std::string_view data)
 {
     if (!conn.socket.is_open())

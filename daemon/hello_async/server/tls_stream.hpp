@@ -32,6 +32,22 @@ namespace hello_async {
 [[nodiscard]] boost::asio::awaitable<std::tuple<boost::system::error_code, std::size_t>>
 tls_read_some(connection& conn, boost::asio::mutable_buffer into);
 
+/// What a read that does not wait found.
+enum class tls_read_status
+{
+    data,
+    would_block, ///< nothing decrypted yet: wait until the socket is readable
+    closed,      ///< close_notify, EOF, an error, or OpenSSL asking to write first
+};
+struct tls_read_result
+{
+    tls_read_status status{tls_read_status::closed};
+    std::size_t bytes{0};
+};
+
+/// Reads decrypted bytes that are there now, without waiting.
+[[nodiscard]] tls_read_result tls_read_now(connection& conn, boost::asio::mutable_buffer into);
+
 /// Writes what the socket takes now, without waiting: the bytes OpenSSL accepted, or nullopt
 /// on an error. What is left must be written again from its first byte (OpenSSL may hold part
 /// of it in a record already).
