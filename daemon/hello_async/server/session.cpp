@@ -96,6 +96,34 @@ class connection_scope
     connection& conn_;
 };
 
+/// The site a connection answers with: the current one, looked up again only when a reload has
+/// replaced it (the generation saves an atomic shared_ptr load per request).
+class site_view
+{
+  public:
+    explicit site_view(server_state const& state)
+        : state_{state}
+        , site_{state.current_site()}
+        , generation_{state.site_generation()}
+    {}
+
+    void refresh()
+    {
+        if (auto const now = state_.site_generation(); now != generation_) {
+            site_ = state_.current_site();
+            generation_ = now;
+        }
+    }
+
+    site const& operator*() const { return *site_; }
+    site const* operator->() const { return site_.get(); }
+
+  private:
+    server_state const& state_;
+    std::shared_ptr<site const> site_;
+    std::uint64_t generation_;
+};
+
 /// A client connection and what outlives one run of its request loop. On the heap, so that a
 /// parked TLS connection can be held by a plain wait, with no coroutine frame at all.
 struct live_connection
@@ -111,6 +139,7 @@ struct live_connection
         , scope{*state, state->registry(thread), conn}
         , peer{std::move(client)}
         , certificates{std::move(tls)}
+        , site{*state}
     {}
 
     std::shared_ptr<server_state> state; ///< outlives `scope`, which counts the connection in it
@@ -120,6 +149,8 @@ struct live_connection
     std::string peer;
     /// A TLS port's certificates, kept for as long as the connection (the SNI callback's).
     std::shared_ptr<tls_context const> certificates;
+    /// Kept across parking: a woken connection looks the site up again only after a reload.
+    site_view site;
     beast::flat_buffer buffer;
     std::size_t served{0};
     bool woken{false}; ///< the loop runs again after parking: the wait is over
@@ -797,34 +828,6 @@ void record_request(exchange_record& rec,
     rec.entry.version = request.version();
 }
 
-/// The site a connection answers with: the current one, looked up again only when a reload has
-/// replaced it (the generation saves an atomic shared_ptr load per request).
-class site_view
-{
-  public:
-    explicit site_view(server_state const& state)
-        : state_{state}
-        , site_{state.current_site()}
-        , generation_{state.site_generation()}
-    {}
-
-    void refresh()
-    {
-        if (auto const now = state_.site_generation(); now != generation_) {
-            site_ = state_.current_site();
-            generation_ = now;
-        }
-    }
-
-    site const& operator*() const { return *site_; }
-    site const* operator->() const { return site_.get(); }
-
-  private:
-    server_state const& state_;
-    std::shared_ptr<site const> site_;
-    std::uint64_t generation_;
-};
-
 /// Closes the connection: at once when nothing unread is left that we know of (close() alone
 /// sends the FIN after the response), else after lingering.
 net::awaitable<void> close_connection(connection& conn, bool gently)
@@ -1067,7 +1070,7 @@ net::awaitable<void> serve(std::unique_ptr<live_connection> live)
 {
     auto& conn = live->conn;
     auto& state = *live->state;
-    site_view site{state};
+    auto& site = live->site;
     if (live->certificates && !conn.tls &&
         !co_await begin_tls(conn, *live->certificates, *site, live->peer))
         co_return;

@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <ctime>
 #include <fcntl.h>
+#include <fstream>
 #include <openssl/bio.h>
 #include <openssl/bn.h>
 #include <openssl/err.h>
@@ -261,6 +262,20 @@ int select_alpn(SSL* /*ssl*/,
     return SSL_TLSEXT_ERR_OK;
 }
 
+/// Whether the kernel has TLS loaded (the "tls" upper layer protocol). OpenSSL would otherwise
+/// try and fail to switch every connection to it, and the service may not load modules
+/// (ProtectKernelModules=yes): `modprobe tls` at boot turns it on.
+bool kernel_tls_loaded()
+{
+    std::ifstream available{"/proc/sys/net/ipv4/tcp_available_ulp"};
+    std::string name;
+    while (available >> name) {
+        if (name == "tls")
+            return true;
+    }
+    return false;
+}
+
 /// A context with every setting but the certificate: the same for all of them, since a
 /// connection changes context after its ClientHello.
 std::unique_ptr<ssl_ctx_st, ssl_ctx_deleter> new_context(tls_config const& tls)
@@ -281,7 +296,9 @@ std::unique_ptr<ssl_ctx_st, ssl_ctx_deleter> new_context(tls_config const& tls)
     // No renegotiation (a client-driven CPU sink), no compression (CRIME); the client's
     // preference among suites that are all strong. Kernel TLS where the kernel has it, so
     // that files go out with SSL_sendfile.
-    SSL_CTX_set_options(c, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_ENABLE_KTLS);
+    SSL_CTX_set_options(c, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
+    if (kernel_tls_loaded())
+        SSL_CTX_set_options(c, SSL_OP_ENABLE_KTLS);
     // Idle connections give their 2 × 17 KiB record buffers back; writes may return early,
     // and the rest is retried from wherever it was copied to.
     SSL_CTX_set_mode(c, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
