@@ -222,8 +222,11 @@ tls_client::tls_client(unsigned short port, fs::path const& ca, options const& h
     addr.sin_port = htons(port);
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     // NOLINTNEXTLINE(cppcoreguidelines-pro-type-reinterpret-cast)
-    if (::connect(fd_, reinterpret_cast<sockaddr const*>(&addr), sizeof addr) != 0)
-        throw std::runtime_error{"connect failed: " + std::string{std::strerror(errno)}};
+    if (::connect(fd_, reinterpret_cast<sockaddr const*>(&addr), sizeof addr) != 0) {
+        auto const error = errno;
+        release();
+        throw std::runtime_error{"connect failed: " + std::string{std::strerror(error)}};
+    }
     timeval tv{};
     tv.tv_sec = how.timeout.count();
     ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
@@ -251,6 +254,8 @@ tls_client::tls_client(unsigned short port, fs::path const& ca, options const& h
         ERR_clear_error();
         std::array<char, 256> reason{};
         ERR_error_string_n(code, reason.data(), reason.size());
+        // No destructor runs for a constructor that throws.
+        release();
         throw std::runtime_error{"TLS handshake failed: " + std::string{reason.data()}};
     }
 }
@@ -258,12 +263,20 @@ tls_client::tls_client(unsigned short port, fs::path const& ca, options const& h
 tls_client::~tls_client()
 {
     // Without close_notify OpenSSL marks the session as not resumable.
-    if (SSL_is_init_finished(ssl_) == 1)
+    if (ssl_ != nullptr && SSL_is_init_finished(ssl_) == 1)
         SSL_shutdown(ssl_);
+    release();
+}
+
+void tls_client::release()
+{
     SSL_free(ssl_);
+    ssl_ = nullptr;
     SSL_CTX_free(ctx_);
+    ctx_ = nullptr;
     if (fd_ >= 0)
         ::close(fd_);
+    fd_ = -1;
 }
 
 void tls_client::send(std::string_view bytes)

@@ -95,6 +95,7 @@ class tls_client
 
   private:
     std::size_t receive_some();
+    void release();
 
     int fd_{-1};
     ssl_ctx_st* ctx_{nullptr};
