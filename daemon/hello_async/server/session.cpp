@@ -362,6 +362,19 @@ net::awaitable<request_read> read_rest_of_request(connection& conn,
     co_return taken;
 }
 
+/// Before a connection waits for its next request, on any protocol: marks it idle (a drain may
+/// close it) unless it is fresh, whose first request is on the way and must be answered, and
+/// sets the idle or header deadline. False when the server drains and nothing has arrived.
+bool begin_waiting(connection& conn,
+                   server_state const& state,
+                   limits const& lim,
+                   std::size_t served)
+{
+    conn.idle = served > 0;
+    conn.deadline = steady::now() + (served == 0 ? lim.header_timeout : lim.keepalive_timeout);
+    return served == 0 || !state.draining.load(std::memory_order_relaxed) || input_waiting(conn);
+}
+
 /// With nothing buffered, waits on a plain connection until the next request starts to
 /// arrive: true when there is one to read. The wait counts against the idle timeout, so that the
 /// header timeout runs from a request's first byte.
@@ -371,10 +384,7 @@ net::awaitable<bool> await_request(connection& conn,
                                    limits const& lim,
                                    std::size_t served)
 {
-    // A fresh connection is not idle: its first request is on the way and must be answered.
-    conn.idle = served > 0;
-    conn.deadline = steady::now() + (served == 0 ? lim.header_timeout : lim.keepalive_timeout);
-    if (served > 0 && state.draining.load(std::memory_order_relaxed) && !input_waiting(conn))
+    if (!begin_waiting(conn, state, lim, served))
         co_return false;
     auto [ec, n] =
         co_await conn.socket.async_read_some(buffer.prepare(first_read_bytes), use_tuple);
@@ -412,11 +422,7 @@ arrival next_tls_arrival(live_connection& live, limits const& lim)
         if (!arrived)
             return arrival::gone;
     } else if (!woken && !tls_has_buffered(conn)) {
-        // A fresh connection is not idle: its first request is on the way and must be answered.
-        conn.idle = live.served > 0;
-        conn.deadline =
-            steady::now() + (live.served == 0 ? lim.header_timeout : lim.keepalive_timeout);
-        if (live.served > 0 && live.state->draining.load(std::memory_order_relaxed))
+        if (!begin_waiting(conn, *live.state, lim, live.served))
             return arrival::gone;
         // OpenSSL has released its record buffers (SSL_MODE_RELEASE_BUFFERS): so does this one.
         live.buffer.shrink_to_fit();
@@ -912,8 +918,7 @@ net::awaitable<tls_start> start_tls(connection& conn,
             break;
         if (peeked == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
             co_return tls_start::failed;
-        // Only now that the socket was seen empty: readiness is edge-triggered, and a
-        // ClientHello that came before the wait would raise no new event.
+        // Nothing yet: wait for the ClientHello's first bytes.
         std::tie(ec) = co_await conn.socket.async_wait(tcp::socket::wait_read, use_tuple);
         if (ec || !conn.socket.is_open())
             co_return tls_start::failed; // timed out before a byte came, or the server stops
