@@ -4,7 +4,9 @@
 #include "hello_async/http/config.hpp"
 
 #include <boost/asio/io_context.hpp>
+#include <spdlog/spdlog.h>
 
+#include <exception>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -41,6 +43,24 @@ class thread_access_log
 
   private:
     std::unique_ptr<journal_writer> writer_;
+};
+
+/// The completion handler of spawned coroutines: an exception ends that coroutine only, and is
+/// logged rather than lost (net::detached would drop it silently).
+template <spdlog::level::level_enum Level>
+struct log_failure
+{
+    char const* what;
+    void operator()(const std::exception_ptr& failure) const
+    {
+        if (!failure)
+            return;
+        try {
+            std::rethrow_exception(failure);
+        } catch (std::exception const& e) {
+            spdlog::log(Level, "{} ended by an exception: {}", what, e.what());
+        }
+    }
 };
 
 /// Logs one answered request from an I/O thread.

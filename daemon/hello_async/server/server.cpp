@@ -42,24 +42,6 @@ constexpr std::chrono::seconds status_period{5};
 /// How often a certificate near or past its end is named in the journal again.
 constexpr std::chrono::hours certificate_warning_period{1};
 
-/// The completion handler of spawned coroutines: an exception ends that coroutine only, and is
-/// logged rather than lost (net::detached would drop it silently).
-template <spdlog::level::level_enum Level>
-struct log_failure
-{
-    char const* what;
-    void operator()(const std::exception_ptr& failure) const
-    {
-        if (!failure)
-            return;
-        try {
-            std::rethrow_exception(failure);
-        } catch (std::exception const& e) {
-            spdlog::log(Level, "{} ended by an exception: {}", what, e.what());
-        }
-    }
-};
-
 constexpr log_failure<spdlog::level::critical> log_task_failure{"server task"};
 
 bool out_of_resources(boost::system::error_code const& ec)

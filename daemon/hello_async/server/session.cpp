@@ -1112,15 +1112,7 @@ net::awaitable<void> serve(std::unique_ptr<live_connection> live)
 void spawn_serve(std::unique_ptr<live_connection> live)
 {
     auto executor = live->conn.socket.get_executor();
-    net::co_spawn(executor, serve(std::move(live)), [](std::exception_ptr const& failure) {
-        if (!failure)
-            return;
-        try {
-            std::rethrow_exception(failure);
-        } catch (std::exception const& e) {
-            spdlog::error("session ended by an exception: {}", e.what());
-        }
-    });
+    net::co_spawn(executor, serve(std::move(live)), log_failure<spdlog::level::err>{"session"});
 }
 
 void park(std::unique_ptr<live_connection> live)
