@@ -8,9 +8,10 @@ for need in "$@"; do
     case $need in
     build)
         packages="$packages cmake ninja-build g++ pkg-config libboost1.81-dev libspdlog-dev
-                  libtomlplusplus-dev libsystemd-dev libssl-dev" ;;
+                  libtomlplusplus-dev libsystemd-dev libssl-dev libnghttp2-dev" ;;
     test)
-        packages="$packages libgtest-dev systemd socat curl shellcheck clang-tidy openssl testssl.sh dnsutils" ;;
+        packages="$packages libgtest-dev systemd socat curl shellcheck clang-tidy openssl testssl.sh dnsutils
+                  nghttp2-client python3-h2" ;;
     package)
         packages="$packages dpkg-dev file lintian" ;;
     bench)

@@ -133,3 +133,12 @@ TEST(loggable, clean_text_is_shown_in_place_and_anything_else_escaped)
 
 } // namespace
 } // namespace hello_async
+
+TEST(access_entry, versions_read_as_sent_and_http2_as_2)
+{
+    using hello_async::version_text;
+    EXPECT_EQ(version_text(10), "1.0");
+    EXPECT_EQ(version_text(11), "1.1");
+    EXPECT_EQ(version_text(20), "2.0"); // a request line that said HTTP/2.0
+    EXPECT_EQ(version_text(hello_async::http2_version), "2");
+}

@@ -106,6 +106,28 @@ TEST_F(config_file, out_of_range_integer_is_refused)
     EXPECT_NE(message.find("limits.max_connections: out of range"), std::string::npos) << message;
 }
 
+TEST_F(config_file, http2_table_is_read)
+{
+    auto const cfg = load("[http2]\nenabled = false\ncleartext = true\nmax_concurrent_streams = 7\n");
+    EXPECT_FALSE(cfg.http2.enabled);
+    EXPECT_TRUE(cfg.http2.cleartext);
+    EXPECT_EQ(cfg.http2.max_concurrent_streams, 7U);
+}
+
+TEST_F(config_file, bad_http2_keys_are_refused)
+{
+    auto message = error_for("[http2]\nmax_concurrent_streams = 0\n");
+    EXPECT_NE(message.find(where(2)), std::string::npos) << message;
+    EXPECT_NE(message.find("http2.max_concurrent_streams: out of range"), std::string::npos)
+        << message;
+    message = error_for("[http2]\ncleartext = \"yes\"\n");
+    EXPECT_NE(message.find("http2.cleartext: expected true or false"), std::string::npos)
+        << message;
+    message = error_for("[http2]\n\nupgrade = true\n");
+    EXPECT_NE(message.find(where(3)), std::string::npos) << message;
+    EXPECT_NE(message.find("http2.upgrade: unknown key"), std::string::npos) << message;
+}
+
 TEST_F(config_file, bad_duration_is_refused)
 {
     auto const message =
@@ -221,6 +243,11 @@ TEST(config_defaults, repository_config_loads_and_states_the_built_in_limits)
     EXPECT_EQ(cfg.server.access_log, server_defaults.access_log);
     EXPECT_EQ(cfg.server.socket_name, server_defaults.socket_name);
     EXPECT_EQ(cfg.server.root, fs::path{HELLO_ASYNC_SOURCE_DIR} / "www");
+
+    http2_config const h2_defaults{};
+    EXPECT_EQ(cfg.http2.enabled, h2_defaults.enabled);
+    EXPECT_EQ(cfg.http2.cleartext, h2_defaults.cleartext);
+    EXPECT_EQ(cfg.http2.max_concurrent_streams, h2_defaults.max_concurrent_streams);
 
     ASSERT_EQ(cfg.routes.size(), 2U);
     EXPECT_EQ(cfg.routes[1].path, "/sleep");

@@ -133,14 +133,29 @@ TEST_F(tls_site, offers_only_the_configured_suites)
     EXPECT_EQ(ccm.find("Cipher is TLS_AES_128_CCM_SHA256"), std::string::npos) << ccm;
 }
 
-TEST_F(tls_site, negotiates_http_1_1_by_alpn_and_refuses_a_client_without_it)
+TEST_F(tls_site, prefers_h2_by_alpn_and_refuses_a_client_with_neither)
 {
     start();
-    auto const both = connect({.alpn = {"h2", "http/1.1"}});
-    EXPECT_EQ(both.alpn(), "http/1.1");
+    EXPECT_EQ(connect({.alpn = {"http/1.1", "h2"}}).alpn(), "h2");
+    EXPECT_EQ(connect({.alpn = {"http/1.1"}}).alpn(), "http/1.1");
+    try {
+        auto const other = connect({.alpn = {"spdy/3"}});
+        FAIL() << "a client offering neither h2 nor http/1.1 was accepted";
+    } catch (std::runtime_error const& e) {
+        EXPECT_NE(std::string{e.what()}.find("no application protocol"), std::string::npos)
+            << e.what();
+    }
+}
+
+TEST_F(tls_site, offers_only_http_1_1_when_http2_is_off)
+{
+    test_site site;
+    site.extra = "[http2]\nenabled = false\n";
+    start({}, site);
+    EXPECT_EQ(connect({.alpn = {"h2", "http/1.1"}}).alpn(), "http/1.1");
     try {
         auto const only_h2 = connect({.alpn = {"h2"}});
-        FAIL() << "a client offering only h2 was accepted";
+        FAIL() << "a client offering only h2 was accepted with HTTP/2 off";
     } catch (std::runtime_error const& e) {
         EXPECT_NE(std::string{e.what()}.find("no application protocol"), std::string::npos)
             << e.what();

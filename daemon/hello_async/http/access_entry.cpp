@@ -30,9 +30,21 @@ std::uint64_t duration_usec(access_entry const& entry)
     return static_cast<std::uint64_t>(std::max<std::int64_t>(entry.duration.count(), 0));
 }
 
-std::array<char, 3> version_text(unsigned version)
+std::string_view version_text(unsigned version)
 {
-    return {static_cast<char>('0' + version / 10 % 10), '.', static_cast<char>('0' + version % 10)};
+    if (version == http2_version)
+        return "2";
+    // "0.9" to "9.9": whatever a request line said, refused versions included.
+    static constexpr std::array<char, 400> digits = [] {
+        std::array<char, 400> out{};
+        for (unsigned v = 0; v < 100; ++v) {
+            out.at(v * 4) = static_cast<char>('0' + v / 10);
+            out.at(v * 4 + 1) = '.';
+            out.at(v * 4 + 2) = static_cast<char>('0' + v % 10);
+        }
+        return out;
+    }();
+    return {digits.data() + std::size_t{version % 100} * 4, 3};
 }
 
 void format_access_entry(std::string& out, access_entry const& entry)
@@ -51,8 +63,7 @@ void format_access_entry(std::string& out, access_entry const& entry)
         writer.put(' ');
         put_for_log(writer, entry.target);
         writer.put(" HTTP/");
-        auto const version = version_text(entry.version);
-        writer.put({version.data(), version.size()});
+        writer.put(version_text(entry.version));
     }
     writer.put(' ');
     writer.put(decimal{entry.status}.text());

@@ -31,8 +31,12 @@ void format_access_entry(std::string& out, access_entry const& entry);
 /// The request's duration in whole microseconds (never negative, whatever the clock did).
 [[nodiscard]] std::uint64_t duration_usec(access_entry const& entry);
 
-/// "1.1" for HTTP version 11.
-[[nodiscard]] std::array<char, 3> version_text(unsigned version);
+/// The version of a request that came over HTTP/2; request lines give 10 * major + minor.
+constexpr unsigned http2_version = 2;
+
+/// "1.1" for HTTP version 11, "2.0" for a request line's HTTP/2.0; "2" for http2_version
+/// (RFC 9113 names no minor version).
+[[nodiscard]] std::string_view version_text(unsigned version);
 
 /// Escapes bytes outside printable ASCII, and the backslash, as \xHH for log lines.
 [[nodiscard]] std::string escape_for_log(std::string_view text);

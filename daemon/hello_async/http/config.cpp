@@ -358,6 +358,19 @@ void read_tls(table_reader& in, tls_config& tls)
     tls.hsts = header_value(in, "hsts");
 }
 
+void read_http2(table_reader& in, http2_config& h2)
+{
+    if (auto enabled = in.boolean("enabled"))
+        h2.enabled = *enabled;
+    if (auto cleartext = in.boolean("cleartext"))
+        h2.cleartext = *cleartext;
+    // RFC 9113 §6.5.2 advises no fewer than 100; beyond a few thousand a client only gains
+    // a bigger share of the thread.
+    if (auto streams = in.integer("max_concurrent_streams", 1, 10000))
+        h2.max_concurrent_streams = static_cast<std::uint32_t>(*streams);
+    in.reject_unknown();
+}
+
 void read_limits(table_reader& in, limits& lim)
 {
     constexpr std::int64_t max_i64 = std::numeric_limits<std::int64_t>::max();
@@ -643,6 +656,10 @@ config parse_config(std::string_view text, fs::path const& source)
             cfg.tls.certificates.push_back(std::move(cert));
         });
         in.reject_unknown();
+    }
+    if (auto const* h2 = top.subtable("http2")) {
+        table_reader in{diag, *h2, "http2"};
+        read_http2(in, cfg.http2);
     }
     if (auto const* lim = top.subtable("limits")) {
         table_reader in{diag, *lim, "limits"};

@@ -122,12 +122,21 @@ struct tls_config
     std::vector<certificate_config> certificates;
 };
 
+/// The [http2] table.
+struct http2_config
+{
+    bool enabled{true};    ///< offer h2 in ALPN on TLS sockets, ahead of http/1.1
+    bool cleartext{false}; ///< plain connections that open with the HTTP/2 preface speak h2c
+    std::uint32_t max_concurrent_streams{128};
+};
+
 /// Everything read from one config file, with every path made absolute.
 struct config
 {
     std::filesystem::path source;
     server_config server;
     tls_config tls;
+    http2_config http2;
     struct limits limits;
     std::vector<route_config> routes;
     std::vector<static_config> statics;

@@ -32,36 +32,12 @@ void append_response_head(std::string& out, response_head const& head)
     writer.put(' ');
     auto const reason = http::obsolete_reason(static_cast<http::status>(head.status));
     writer.put({reason.data(), reason.size()});
-    writer.put("\r\nServer: ");
-    writer.put(server_token());
-    writer.put("\r\nDate: ");
-    writer.put(current_http_date());
-    auto add = [&writer](std::string_view name, std::string_view value) {
-        if (value.empty())
-            return;
+    for_each_response_field(head, [&writer](field_name name, std::string_view value) {
         writer.put("\r\n");
-        writer.put(name);
+        writer.put(name.http1);
         writer.put(": ");
         writer.put(value);
-    };
-    add("Content-Type", head.content_type);
-    if (!head.omit_content_length) {
-        writer.put("\r\nContent-Length: ");
-        writer.put(decimal{head.content_length}.text());
-    }
-    add("Allow", head.allow);
-    add("Location", head.location);
-    add("ETag", head.etag);
-    add("Last-Modified", head.last_modified);
-    if (head.accept_ranges)
-        writer.put("\r\nAccept-Ranges: bytes");
-    add("Content-Range", head.content_range);
-    add("Content-Encoding", head.content_encoding);
-    if (head.vary_accept_encoding)
-        writer.put("\r\nVary: Accept-Encoding");
-    add("Cache-Control", head.cache_control);
-    add("Retry-After", head.retry_after);
-    add("Strict-Transport-Security", head.strict_transport_security);
+    });
     // RFC 9112 §9.3: an HTTP/1.0 client keeps the connection only if told it may.
     if (!head.keep_alive) {
         writer.put("\r\nConnection: close");

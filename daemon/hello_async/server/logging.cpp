@@ -116,10 +116,9 @@ void append_access_journal_entry(std::string& out, access_entry const& entry, st
         return; // no request line to take apart: MESSAGE shows what came instead
     std::string method_storage;
     std::string target_storage;
-    auto const version = version_text(entry.version);
     append_journal_entry(out, {{"HTTP_METHOD", loggable(entry.method, method_storage)},
                                {"HTTP_TARGET", loggable(entry.target, target_storage)},
-                               {"HTTP_VERSION", {version.data(), version.size()}}});
+                               {"HTTP_VERSION", version_text(entry.version)}});
 }
 
 void init_logging(log_target target)

@@ -5,7 +5,9 @@
 #include "hello_async/http/request_body.hpp"
 #include "hello_async/http/request_head.hpp"
 #include "hello_async/http/static_files.hpp"
+#include "hello_async/http/h2_session.hpp"
 #include "hello_async/server/endpoint_text.hpp"
+#include "hello_async/server/h2_link.hpp"
 #include "hello_async/server/logging.hpp"
 #include "hello_async/server/tls_stream.hpp"
 
@@ -1069,6 +1071,35 @@ net::awaitable<after_exchange> serve_exchange(connection& conn,
 #pragma GCC diagnostic ignored "-Wmismatched-new-delete"
 #endif
 
+/// Whether a plain connection's first bytes are the HTTP/2 preface (h2c with prior knowledge,
+/// RFC 9113 §3.3): reads until they are, or are not; nullopt when the client left first.
+net::awaitable<std::optional<bool>> opens_with_h2_preface(connection& conn,
+                                                          beast::flat_buffer& buffer)
+{
+    auto const preface = h2_client_preface();
+    for (;;) {
+        auto const data = buffer_view(buffer);
+        if (data.size() >= preface.size())
+            co_return data.starts_with(preface);
+        if (!preface.starts_with(data))
+            co_return false;
+        auto [ec, n] = co_await read_some(conn, buffer.prepare(preface.size() - data.size()));
+        if (ec)
+            co_return std::nullopt;
+        buffer.commit(n);
+    }
+}
+
+/// Hands the connection to HTTP/2 with what it has read so far, and closes it afterwards.
+net::awaitable<void> switch_to_h2(live_connection& live)
+{
+    std::string already_read{buffer_view(live.buffer)};
+    live.buffer = {};
+    bool const gently =
+        co_await serve_h2(live.conn, live.state, live.thread, live.peer, std::move(already_read));
+    co_await close_connection(live.conn, gently);
+}
+
 /// The request loop of one connection. A plain connection waits for its next request inside
 /// it; a TLS connection parks instead, and a new run of the loop starts when the client writes.
 net::awaitable<void> serve(std::unique_ptr<live_connection> live)
@@ -1076,9 +1107,14 @@ net::awaitable<void> serve(std::unique_ptr<live_connection> live)
     auto& conn = live->conn;
     auto& state = *live->state;
     auto& site = live->site;
-    if (live->certificates && !conn.tls &&
-        !co_await begin_tls(conn, *live->certificates, *site, live->peer))
-        co_return;
+    if (live->certificates && !conn.tls) {
+        if (!co_await begin_tls(conn, *live->certificates, *site, live->peer))
+            co_return;
+        if (tls_chose_h2(conn)) {
+            co_await switch_to_h2(*live);
+            co_return;
+        }
+    }
     bool close_gently = false; // unread input may remain: linger before closing
 
     for (;; ++live->served) {
@@ -1095,6 +1131,15 @@ net::awaitable<void> serve(std::unique_ptr<live_connection> live)
             }
             if (next == arrival::gone)
                 break;
+        }
+        if (live->served == 0 && !conn.tls && site->cfg.http2.cleartext) {
+            auto const h2 = co_await opens_with_h2_preface(conn, live->buffer);
+            if (!h2)
+                break;
+            if (*h2) {
+                co_await switch_to_h2(*live);
+                co_return;
+            }
         }
         site.refresh();
         auto const next = co_await serve_exchange(conn, state, live->thread, *site, live->peer,

@@ -241,18 +241,30 @@ std::string date_text(system_clock::time_point when)
     return {text.data(), n};
 }
 
-/// The ALPN protocols offered, in the wire format; h2 joins them with HTTP/2.
-constexpr std::array<unsigned char, 9> alpn_offered{8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
+/// The ALPN protocols offered, in the wire format and in the order preferred.
+constexpr std::array<unsigned char, 12> alpn_h2_first{2,   'h', '2', 8,   'h', 't',
+                                                     't', 'p', '/', '1', '.', '1'};
+constexpr std::array<unsigned char, 9> alpn_http11_only{8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
+
+struct alpn_offer
+{
+    std::span<unsigned char const> wire;
+};
+alpn_offer const offer_with_h2{alpn_h2_first};
+alpn_offer const offer_http11_only{alpn_http11_only};
 
 int select_alpn(SSL* /*ssl*/,
                 unsigned char const** out,
                 unsigned char* out_length,
                 unsigned char const* client,
                 unsigned client_length,
-                void* /*arg*/)
+                void* arg)
 {
+    auto const& offer = *static_cast<alpn_offer const*>(arg);
     unsigned char* chosen = nullptr;
-    if (SSL_select_next_proto(&chosen, out_length, alpn_offered.data(), alpn_offered.size(), client,
+    // The server's order decides (RFC 7301 §3.2 leaves it to us): h2 when both are offered.
+    if (SSL_select_next_proto(&chosen, out_length, offer.wire.data(),
+                              static_cast<unsigned>(offer.wire.size()), client,
                               client_length) != OPENSSL_NPN_NEGOTIATED)
     {
         // RFC 7301 §3.2: a client that offers only protocols we do not speak is refused.
@@ -278,7 +290,7 @@ bool kernel_tls_loaded()
 
 /// A context with every setting but the certificate: the same for all of them, since a
 /// connection changes context after its ClientHello.
-std::unique_ptr<ssl_ctx_st, ssl_ctx_deleter> new_context(tls_config const& tls)
+std::unique_ptr<ssl_ctx_st, ssl_ctx_deleter> new_context(tls_config const& tls, bool offer_h2)
 {
     std::unique_ptr<ssl_ctx_st, ssl_ctx_deleter> ctx{SSL_CTX_new(TLS_server_method())};
     if (!ctx)
@@ -308,7 +320,10 @@ std::unique_ptr<ssl_ctx_st, ssl_ctx_deleter> new_context(tls_config const& tls)
     // Resumption by session tickets only (TLS 1.2 and 1.3): nothing per session stays in the
     // server, and tickets work across threads and reloads alike.
     SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_OFF);
-    SSL_CTX_set_alpn_select_cb(c, select_alpn, nullptr);
+    // OpenSSL's callback argument is not const; select_alpn only reads it.
+    // NOLINTNEXTLINE(cppcoreguidelines-pro-type-const-cast)
+    SSL_CTX_set_alpn_select_cb(c, select_alpn,
+                               const_cast<alpn_offer*>(offer_h2 ? &offer_with_h2 : &offer_http11_only));
     return ctx;
 }
 
@@ -456,7 +471,7 @@ std::shared_ptr<tls_context const> tls_context::load(config const& cfg, tls_cont
     std::vector<std::string> no_notes;
     for (auto const& cert : certificates_in_use(cfg)) {
         auto parsed = parse_certificate(cert, false, no_notes);
-        auto ctx = new_context(cfg.tls);
+        auto ctx = new_context(cfg.tls, cfg.http2.enabled);
         use_certificate(ctx.get(), cert, parsed->chain, parsed->key.get());
         out->certs_.push_back(summarize(parsed->chain.front().get(), cert.chain.origin));
         out->names_.push_back(out->certs_.back().names);
@@ -516,7 +531,7 @@ tls_check_report check_tls_certificates(config const& cfg)
         auto parsed = parse_certificate(cert, true, report.notes);
         if (!parsed)
             continue;
-        auto ctx = new_context(cfg.tls);
+        auto ctx = new_context(cfg.tls, cfg.http2.enabled);
         use_certificate(ctx.get(), cert, parsed->chain, parsed->key.get());
         auto const summary = summarize(parsed->chain.front().get(), cert.chain.origin);
         if (auto problem = validity_problem(summary, system_clock::now()); !problem.empty())

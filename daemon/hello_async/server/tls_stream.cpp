@@ -261,6 +261,14 @@ bool tls_has_buffered(connection const& conn)
     return conn.tls && SSL_has_pending(conn.tls.get()) != 0;
 }
 
+bool tls_chose_h2(connection const& conn)
+{
+    unsigned char const* protocol = nullptr;
+    unsigned length = 0;
+    SSL_get0_alpn_selected(conn.tls.get(), &protocol, &length);
+    return length == 2 && protocol[0] == 'h' && protocol[1] == '2';
+}
+
 tls_facts tls_facts_of(connection const& conn)
 {
     auto* ssl = conn.tls.get();

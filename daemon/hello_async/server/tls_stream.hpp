@@ -78,6 +78,9 @@ void tls_close_notify(connection& conn);
 /// Decrypted bytes OpenSSL holds that the next read returns at once.
 [[nodiscard]] bool tls_has_buffered(connection const& conn);
 
+/// Whether the handshake agreed on HTTP/2 (ALPN "h2").
+[[nodiscard]] bool tls_chose_h2(connection const& conn);
+
 /// What the access log records of a TLS connection.
 struct tls_facts
 {

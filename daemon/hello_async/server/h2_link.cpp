@@ -1,0 +1,356 @@
+#include "hello_async/server/h2_link.hpp"
+
+#include "hello_async/http/access_entry.hpp"
+#include "hello_async/http/answer.hpp"
+#include "hello_async/http/h2_session.hpp"
+#include "hello_async/server/logging.hpp"
+#include "hello_async/server/tls_stream.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <array>
+#include <cerrno>
+#include <span>
+#include <sys/socket.h>
+
+namespace hello_async {
+namespace {
+
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+using steady = std::chrono::steady_clock;
+constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
+
+/// Frames are gathered up to this much before a write: one system call for many small frames.
+constexpr std::size_t write_batch_bytes = std::size_t{64} * 1024;
+
+/// What one read takes: a TLS record's worth.
+constexpr std::size_t read_bytes = std::size_t{16} * 1024;
+
+/// Results of a read that does not wait.
+enum class read_status
+{
+    data,
+    would_block,
+    closed,
+};
+
+/// One HTTP/2 connection's streams and output, between the socket and the h2_session. The
+/// reading coroutine owns it; a stream waiting out a route's delay, or output waiting for the
+/// socket, holds only a weak reference, so that the connection can end at any time.
+class h2_link final : public h2_handler, public std::enable_shared_from_this<h2_link>
+{
+  public:
+    h2_link(connection& conn,
+            std::shared_ptr<server_state> state,
+            std::size_t thread,
+            std::string const& peer,
+            std::shared_ptr<site const> const& start_site)
+        : conn_{conn}
+        , state_{std::move(state)}
+        , thread_{thread}
+        , peer_{peer}
+        , limits_{start_site->cfg.limits}
+        , session_{*this, start_site->cfg.http2, start_site->cfg.limits}
+        , last_activity_{steady::now()}
+    {}
+
+    net::awaitable<bool> run(std::string already_read);
+
+    void on_request(h2_stream& stream) override;
+    void on_close(h2_stream& stream, std::uint32_t error_code) override;
+
+  private:
+    [[nodiscard]] answer_terms terms_for(h2_stream const& stream) const;
+    void answer_late(std::int32_t id, std::shared_ptr<site const> const& site);
+    /// Writes what the session has to send, as far as the socket takes it now.
+    void pump();
+    void wait_to_write();
+    void refresh_deadline();
+    read_status read_now(std::span<char> into, std::size_t& got);
+    [[nodiscard]] bool output_blocked() const { return sent_ < out_.size(); }
+
+    connection& conn_;
+    std::shared_ptr<server_state> state_;
+    std::size_t thread_;
+    std::string const& peer_;
+    limits limits_; ///< the connection's, from the site it started with
+    h2_session session_;
+    std::string out_; ///< frames pulled from the session, not yet all written
+    std::size_t sent_{0};
+    bool write_wait_armed_{false};
+    bool failed_{false};      ///< a write failed: the connection is over
+    bool goaway_sent_{false}; ///< the drain's GOAWAY
+    steady::time_point last_activity_;
+    steady::time_point write_progress_{};
+};
+
+answer_terms h2_link::terms_for(h2_stream const& stream) const
+{
+    answer_terms terms{};
+    auto const site = state_->current_site();
+    if (conn_.tls) {
+        terms.strict_transport_security = site->cfg.tls.hsts;
+    } else if (site->cfg.server.redirect_to_https && state_->https_port != 0) {
+        terms.https_redirect_host = &stream.host;
+        terms.https_port = state_->https_port;
+    }
+    return terms;
+}
+
+void h2_link::on_request(h2_stream& stream)
+{
+    auto site = state_->current_site();
+    if (stream.refusal != 0) {
+        session_.respond(stream, site, answer_refusal(*site, stream.refusal));
+        return;
+    }
+    auto terms = terms_for(stream);
+    // The HSTS value and redirect host point into the site and the stream, which the plan's
+    // life is bound to (respond() keeps the site).
+    auto plan = answer(*site, stream.head, terms);
+    if (plan.delay.count() > 0) {
+        // A stream waiting out a delay holds no timer and no coroutine: one entry in the
+        // thread's delay queue.
+        state_->delays(thread_).async_wait_until(
+            steady::now() + plan.delay,
+            [weak = weak_from_this(), id = stream.id, site](boost::system::error_code ec) {
+                if (ec)
+                    return;
+                if (auto self = weak.lock())
+                    self->answer_late(id, site);
+            });
+        return;
+    }
+    session_.respond(stream, std::move(site), std::move(plan));
+}
+
+void h2_link::answer_late(std::int32_t id, std::shared_ptr<site const> const& site)
+{
+    auto* stream = session_.find(id);
+    if (stream == nullptr || !conn_.socket.is_open())
+        return; // the client reset the stream, or left
+    auto plan = answer_after_delay(*site, stream->head, terms_for(*stream));
+    session_.respond(*stream, site, std::move(plan));
+    pump();
+}
+
+void h2_link::on_close(h2_stream& stream, std::uint32_t /*error_code*/)
+{
+    if (stream.status == 0)
+        return; // reset before it was answered: nothing was served
+    state_->requests_served.fetch_add(1, std::memory_order_relaxed);
+    if (!stream.answered_by->cfg.server.access_log)
+        return;
+    access_entry entry;
+    entry.method = stream.method;
+    entry.target = stream.path;
+    entry.version = http2_version;
+    entry.status = stream.status;
+    entry.bytes = stream.body_sent;
+    entry.duration =
+        std::chrono::duration_cast<std::chrono::microseconds>(steady::now() - stream.started);
+    entry.peer = peer_;
+    if (conn_.tls && conn_.socket.is_open()) {
+        auto const facts = tls_facts_of(conn_);
+        entry.tls_protocol = facts.protocol;
+        entry.tls_cipher = facts.cipher;
+        entry.tls_sni = facts.sni;
+    }
+    log_access(entry);
+}
+
+read_status h2_link::read_now(std::span<char> into, std::size_t& got)
+{
+    got = 0;
+    if (!conn_.socket.is_open())
+        return read_status::closed;
+    if (conn_.tls) {
+        auto const r = tls_read_now(conn_, net::buffer(into.data(), into.size()));
+        got = r.bytes;
+        switch (r.status) {
+        case tls_read_status::data:
+            return read_status::data;
+        case tls_read_status::would_block:
+            return read_status::would_block;
+        case tls_read_status::closed:
+            return read_status::closed;
+        }
+        return read_status::closed;
+    }
+    for (;;) {
+        auto const n = ::recv(conn_.socket.native_handle(), into.data(), into.size(), MSG_DONTWAIT);
+        if (n > 0) {
+            got = static_cast<std::size_t>(n);
+            return read_status::data;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return read_status::would_block;
+        return read_status::closed;
+    }
+}
+
+void h2_link::pump()
+{
+    while (!failed_ && conn_.socket.is_open()) {
+        if (!output_blocked()) {
+            out_.clear();
+            sent_ = 0;
+            if (!session_.pull(out_, write_batch_bytes)) {
+                failed_ = true;
+                break;
+            }
+            if (out_.empty())
+                break;
+        }
+        auto const rest = std::string_view{out_}.substr(sent_);
+        std::optional<std::uint64_t> written;
+        if (conn_.tls) {
+            written = tls_write_now(conn_, rest);
+        } else {
+            auto const n = ::send(conn_.socket.native_handle(), rest.data(), rest.size(),
+                                  MSG_DONTWAIT | MSG_NOSIGNAL);
+            if (n >= 0) {
+                written = static_cast<std::uint64_t>(n);
+            } else if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
+                written = 0;
+            }
+        }
+        if (!written) {
+            failed_ = true;
+            break;
+        }
+        if (*written > 0)
+            write_progress_ = steady::now();
+        sent_ += static_cast<std::size_t>(*written);
+        if (output_blocked()) {
+            wait_to_write();
+            break;
+        }
+    }
+    if (failed_) {
+        // Wakes the reading coroutine, which ends the connection.
+        boost::system::error_code ignored;
+        conn_.socket.cancel(ignored);
+        return;
+    }
+    if (session_.finished() && !output_blocked()) {
+        boost::system::error_code ignored;
+        conn_.socket.cancel(ignored);
+    }
+    refresh_deadline();
+}
+
+void h2_link::wait_to_write()
+{
+    if (write_wait_armed_)
+        return;
+    write_wait_armed_ = true;
+    conn_.socket.async_wait(tcp::socket::wait_write,
+                            [weak = weak_from_this()](boost::system::error_code ec) {
+                                auto self = weak.lock();
+                                if (!self)
+                                    return;
+                                self->write_wait_armed_ = false;
+                                if (ec && ec != net::error::operation_aborted)
+                                    return;
+                                self->pump();
+                            });
+}
+
+void h2_link::refresh_deadline()
+{
+    auto deadline = steady::time_point::max();
+    if (output_blocked())
+        deadline = write_progress_ + limits_.send_timeout;
+    for (auto const& [id, stream] : session_.streams()) {
+        switch (stream->state) {
+        case h2_stream::phase::headers:
+            deadline = std::min(deadline, stream->started + limits_.header_timeout);
+            break;
+        case h2_stream::phase::body:
+            deadline = std::min(deadline, stream->last_progress + limits_.body_timeout);
+            break;
+        case h2_stream::phase::responding:
+            // A window the client never opens (RFC 9113 §6.9) holds the stream at no cost to
+            // it; send_timeout ends that as it ends a socket that is never read.
+            if (stream->body_sent < stream->body_total)
+                deadline = std::min(deadline, stream->last_progress + limits_.send_timeout);
+            break;
+        case h2_stream::phase::answering:
+            break;
+        }
+    }
+    if (session_.streams().empty())
+        deadline = std::min(deadline, last_activity_ + limits_.keepalive_timeout);
+    conn_.deadline = deadline;
+}
+
+net::awaitable<bool> h2_link::run(std::string already_read)
+{
+    // A drain cancels the waits of connections marked idle: this one then says GOAWAY and
+    // finishes its streams, whatever state they are in.
+    conn_.idle = true;
+    // Unless the client has closed its side, it may still be sending when we end (after a
+    // GOAWAY above all): linger, so that it reads what we sent before the close.
+    bool gently = true;
+    bool more = already_read.empty() || session_.receive(already_read);
+    already_read = {};
+    pump();
+    thread_local std::array<char, read_bytes> scratch{};
+    while (more && !failed_ && conn_.socket.is_open()) {
+        if (state_->draining.load(std::memory_order_relaxed) && !goaway_sent_) {
+            goaway_sent_ = true;
+            session_.shut_down();
+            pump();
+        }
+        if (session_.finished() && !output_blocked())
+            break;
+        if (output_blocked()) {
+            // The client reads too slowly: read nothing more until it has caught up.
+            auto [ec] = co_await conn_.socket.async_wait(tcp::socket::wait_write, use_tuple);
+            if (ec && ec != net::error::operation_aborted)
+                break;
+            pump();
+            continue;
+        }
+        std::size_t got = 0;
+        auto const status = read_now(scratch, got);
+        if (status == read_status::closed) {
+            gently = false;
+            break;
+        }
+        if (status == read_status::data) {
+            last_activity_ = steady::now();
+            // Handled whole before anything else of this thread runs: the scratch is shared.
+            more = session_.receive({scratch.data(), got});
+            pump();
+            continue;
+        }
+        refresh_deadline();
+        auto [ec] = co_await conn_.socket.async_wait(tcp::socket::wait_read, use_tuple);
+        if (ec && ec != net::error::operation_aborted)
+            break;
+    }
+    // After a protocol error or a flood: the GOAWAY goes if the socket takes it now.
+    pump();
+    co_return gently && !failed_;
+}
+
+} // namespace
+
+net::awaitable<bool> serve_h2(connection& conn,
+                              std::shared_ptr<server_state> state,
+                              std::size_t thread,
+                              std::string const& peer,
+                              std::string already_read)
+{
+    auto const site = state->current_site();
+    auto link = std::make_shared<h2_link>(conn, std::move(state), thread, peer, site);
+    co_return co_await link->run(std::move(already_read));
+}
+
+} // namespace hello_async
