@@ -33,4 +33,4 @@ for preset in dev asan tsan; do
     fi
 done
 
-tests/fuzz/run.sh "${FUZZ_SECONDS:-60}"
+tests/fuzz/run.sh "${FUZZ_SECONDS:-40}"

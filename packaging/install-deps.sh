@@ -11,7 +11,7 @@ for need in "$@"; do
                   libtomlplusplus-dev libsystemd-dev libssl-dev libnghttp2-dev" ;;
     test)
         packages="$packages libgtest-dev systemd socat curl shellcheck clang-tidy openssl testssl.sh dnsutils
-                  nghttp2-client python3-h2" ;;
+                  nghttp2-client python3-h2 chromium" ;;
     package)
         packages="$packages dpkg-dev file lintian" ;;
     bench)

@@ -12,9 +12,13 @@
 # P-256, made here), TLS 1.3, logging off: keep-alive requests, full handshakes, resumed
 # handshakes (openssl s_time -reuse), a 1 MiB file, and the memory of 10,000 idle connections.
 #
+# The HTTP/2 part (PARTS=h2) compares hello-async with nginx (http2 on the same certificate)
+# under h2load: h2 over TLS and h2c with prior knowledge on a small file (-c 50 -m 10), a 1 MiB
+# file (-c 8 -m 1), and 10,000 concurrent /sleep streams over 100 connections.
+#
 # usage: tests/bench/run.sh
-# env: DURATION=10 (seconds per wrk run), RUNS=3, JOURNALD_CPU (unset: journald is not pinned),
-#      PARTS="plain tls" (which parts to run)
+# env: DURATION=10 (seconds per wrk or h2load run), RUNS=3, JOURNALD_CPU (unset: journald is
+#      not pinned), PARTS="plain tls h2" (which parts to run)
 # Needs root (private mount and network namespaces for journald); traffic stays on loopback.
 set -euo pipefail
 
@@ -39,7 +43,7 @@ cmake --build --preset release --target hello-async sleep_clients idle_clients >
 daemon=$top/build/release/daemon/hello-async
 sleep_clients=$top/build/release/tests/bench/sleep_clients
 idle_clients=$top/build/release/tests/bench/idle_clients
-parts=" ${PARTS:-plain tls} "
+parts=" ${PARTS:-plain tls h2} "
 
 work=$(mktemp -d /tmp/hello-async-bench.XXXXXX)
 # nginx's workers run as www-data: they must be able to read the pages.
@@ -334,11 +338,7 @@ printf 'socket activation, first connection to first response byte: %s ms (media
     "$(median <"$work/activation-runs")" "$runs"
 fi
 
-[[ $parts == *" tls "* ]] || exit 0
-
-# ---- HTTPS: hello-async and nginx with the same certificate, TLS 1.3, logging off ----
-port_hello_tls=18443
-port_nginx_tls=18444
+# ---- certificates for the HTTPS and HTTP/2 parts ----
 pki=$work/pki
 mkdir -p "$pki"
 ossl() { openssl "$@" 2>>"$work/logs/openssl.log" >/dev/null; }
@@ -350,6 +350,11 @@ printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' >"$pki/site.ext"
 ossl x509 -req -in "$pki/site.csr" -CA "$pki/ca.pem" -CAkey "$pki/ca.key" -CAcreateserial \
     -days 2 -extfile "$pki/site.ext" -out "$pki/leaf.pem"
 cat "$pki/leaf.pem" "$pki/ca.pem" >"$pki/chain.pem"
+
+if [[ $parts == *" tls "* ]]; then
+# ---- HTTPS: hello-async and nginx with the same certificate, TLS 1.3, logging off ----
+port_hello_tls=18443
+port_nginx_tls=18444
 
 write_configs off
 cat >>"$work/hello.toml" <<TOML
@@ -509,3 +514,173 @@ if [ -r /proc/net/tls_stat ]; then
 else
     printf 'kernel TLS: not available on this kernel (no /proc/net/tls_stat): both servers encrypt in user space\n'
 fi
+fi
+
+[[ $parts == *" h2 "* ]] || exit 0
+
+# ---- HTTP/2: hello-async and nginx (http2), same certificate, TLS 1.3, logging off ----
+port_hello_h2=18543
+port_nginx_h2=18544
+port_nginx_h2c=18545
+write_configs off
+cat >>"$work/hello.toml" <<TOML
+[http2]
+cleartext = true
+[tls]
+listen = ["127.0.0.1:$port_hello_h2"]
+protocols = ["TLSv1.3"]
+[[tls.certificate]]
+chain = "$pki/chain.pem"
+key = "$pki/key.pem"
+TOML
+# nginx's own h2c is prior knowledge on a plain listen with http2, as ours.
+cat >"$work/nginx.conf" <<NGINX
+worker_processes 1;
+pid $work/nginx.pid;
+error_log $work/logs/nginx-error.log;
+events { worker_connections 16384; }
+http {
+    access_log off;
+    keepalive_requests 1000000;
+    http2_max_requests 1000000;
+    http2_max_concurrent_streams 128;
+    sendfile on;
+    tcp_nopush on;
+    default_type application/octet-stream;
+    server {
+        listen 127.0.0.1:$port_nginx;
+        listen 127.0.0.1:$port_nginx_h2 ssl http2;
+        ssl_certificate $pki/chain.pem;
+        ssl_certificate_key $pki/key.pem;
+        ssl_protocols TLSv1.3;
+        root $www;
+        location = / { try_files /hello.html =404; }
+        location /files/ { alias $www/; }
+    }
+    server {
+        listen 127.0.0.1:$port_nginx_h2c http2;
+        root $www;
+        location = / { try_files /hello.html =404; }
+        location /files/ { alias $www/; }
+    }
+}
+NGINX
+start_servers_h2() {
+    taskset -c 0 "$daemon" --config "$work/hello.toml" 2>>"$work/logs/hello.err" &
+    server_pid[hello-async]=$!
+    taskset -c 0 nginx -c "$work/nginx.conf" -g 'daemon off;' &
+    server_pid[nginx]=$!
+    pids+=("${server_pid[hello-async]}" "${server_pid[nginx]}")
+    wait_port $port_hello
+    wait_port $port_nginx
+    local url got
+    for url in "https://localhost:$port_hello_h2" "https://localhost:$port_nginx_h2"; do
+        got=$(curl -s --http2 --cacert "$pki/ca.pem" -o /dev/null \
+            -w '%{http_version} %{http_code} %{size_download}' "$url/files/big.bin")
+        [ "$got" = "2 200 1048576" ] || { echo "$url: HTTP/2 answered '$got'" >&2; exit 1; }
+    done
+    for url in "http://127.0.0.1:$port_hello" "http://127.0.0.1:$port_nginx_h2c"; do
+        got=$(curl -s --http2-prior-knowledge -o /dev/null -w '%{http_version} %{http_code}' "$url/")
+        [ "$got" = "2 200" ] || { echo "$url: h2c answered '$got'" >&2; exit 1; }
+    done
+}
+stop_servers_h2() { stop_servers_tls; }
+
+# One h2load run: prints "req/s server_us_per_request succeeded failed".
+h2load_run() { # server url clients streams
+    local pid=${server_pid[$1]} before after out
+    before=$(cpu_ticks "$pid")
+    out=$(taskset -c 1 h2load -D "$duration" -c "$3" -m "$4" "$2" 2>&1)
+    after=$(cpu_ticks "$pid")
+    echo "$out" | awk -v b="$before" -v a="$after" -v hz="$hz" '
+        /^finished in/ { rps = $4 }
+        /^requests:/ { ok = $8; failed = $10 }
+        END { printf "%s %.2f %d %d\n", rps, (a - b) / hz * 1e6 / (ok > 0 ? ok : 1), ok, failed }'
+}
+declare -A h2url=([tls,hello-async]=https://127.0.0.1:$port_hello_h2
+    [tls,nginx]=https://127.0.0.1:$port_nginx_h2
+    [h2c,hello-async]=http://127.0.0.1:$port_hello [h2c,nginx]=http://127.0.0.1:$port_nginx_h2c)
+h2_scenario() { # name transport path clients streams
+    local name=$1 transport=$2 path=$3 clients=$4 streams=$5 s col
+    for s in hello-async nginx; do : >"$work/h2runs.$s"; done
+    for _ in $(seq 1 "$runs"); do
+        for s in hello-async nginx; do
+            h2load_run "$s" "${h2url[$transport,$s]}$path" "$clients" "$streams" >>"$work/h2runs.$s"
+        done
+    done
+    for s in hello-async nginx; do
+        for col in 1 2 3 4; do
+            result[h2,$name,$s,$col]=$(awk -v c=$col '{ print $c }' "$work/h2runs.$s" | median)
+        done
+    done
+}
+start_servers_h2
+h2_scenario small-tls tls / 50 10
+h2_scenario small-h2c h2c / 50 10
+h2_scenario 1MiB tls /files/big.bin 8 1
+# HTTP/1.1 keep-alive beside h2c, in the same run: wrk as in the plain part.
+servers=(hello-async nginx)
+url_base=([hello-async]=http://127.0.0.1:$port_hello [nginx]=http://127.0.0.1:$port_nginx)
+scenario h2 http11 / 50
+stop_servers_h2
+
+# 10,000 concurrent /sleep: as 10,000 streams over 100 HTTP/2 connections, and as 10,000
+# HTTP/1.1 connections, each on a fresh daemon (a heap keeps what an earlier run freed).
+sleep_h2() {
+    taskset -c 0 "$daemon" --config "$work/hello.toml" 2>>"$work/logs/hello.err" &
+    local hello=$!
+    pids+=("$hello")
+    wait_port $port_hello
+    local out
+    out=$(taskset -c 1 h2load -n 10000 -c 100 -m 100 "https://127.0.0.1:$port_hello_h2/sleep" 2>&1)
+    echo "$out" | awk -v hwm="$(awk '/^VmHWM/ { print $2 }' "/proc/$hello/status")" '
+        /^finished in/ { total = $3 }
+        /^requests:/ { ok = $8 }
+        /^time for request:/ { max = $5 }
+        END { printf "%s answered, all within %s, slowest request %s, peak RSS %s KiB\n", ok, total, max, hwm }'
+    kill "$hello"; wait "$hello" 2>/dev/null || true
+}
+sleep_h1() {
+    taskset -c 0 "$daemon" --config "$work/hello.toml" 2>>"$work/logs/hello.err" &
+    local hello=$!
+    pids+=("$hello")
+    wait_port $port_hello
+    local out
+    out=$(taskset -c 1 "$sleep_clients" $port_hello 10000 /sleep 30 || true)
+    printf '%s; peak RSS %s KiB\n' "$out" "$(awk '/^VmHWM/ { print $2 }' "/proc/$hello/status")"
+    kill "$hello"; wait "$hello" 2>/dev/null || true
+}
+: >"$work/sleep-h2"
+: >"$work/sleep-h1"
+for _ in $(seq 1 "$runs"); do
+    sleep_h2 >>"$work/sleep-h2"
+    sleep_h1 >>"$work/sleep-h1"
+done
+
+printf '\nHTTP/2, logging off (h2load; median of %s runs of %ss; TLS 1.3, ECDSA P-256, servers on CPU 0, client on CPU 1)\n' "$runs" "$duration"
+printf '%-40s %-12s %10s %14s %9s %12s\n' scenario server req/s "us/unit" vs_nginx "ok/failed"
+for name in small-tls small-h2c 1MiB; do
+    case $name in
+    small-tls) label="h2 over TLS, / (-c 50 -m 10)" unit=request ;;
+    small-h2c) label="h2c prior knowledge, / (-c 50 -m 10)" unit=request ;;
+    1MiB) label="h2 over TLS, 1 MiB (-c 8 -m 1)" unit=MiB ;;
+    esac
+    nginx_cpu=${result[h2,$name,nginx,2]}
+    for s in hello-async nginx; do
+        cpu=${result[h2,$name,$s,2]}
+        printf '%-40s %-12s %10.0f %14s %9.2f %12s\n' "$label" "$s" "${result[h2,$name,$s,1]}" \
+            "$(printf '%.2f/%s' "$cpu" "$unit")" \
+            "$(awk -v a="$cpu" -v b="$nginx_cpu" 'BEGIN { print a / b }')" \
+            "${result[h2,$name,$s,3]}/${result[h2,$name,$s,4]}"
+    done
+done
+nginx_cpu=${result[h2,http11,nginx,4]}
+for s in hello-async nginx; do
+    cpu=${result[h2,http11,$s,4]}
+    printf '%-40s %-12s %10.0f %14s %9.2f\n' "HTTP/1.1 keep-alive, / (wrk -c 50)" "$s" \
+        "${result[h2,http11,$s,1]}" "$(printf '%.2f/request' "$cpu")" \
+        "$(awk -v a="$cpu" -v b="$nginx_cpu" 'BEGIN { print a / b }')"
+done
+printf '\n10,000 concurrent /sleep (hello-async, logging off), per run:\n'
+sed 's/^/  h2 (100 connections x 100 streams): /' "$work/sleep-h2"
+sed 's/^/  HTTP\/1.1 (10,000 connections):     /' "$work/sleep-h1"

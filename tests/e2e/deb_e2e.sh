@@ -115,6 +115,8 @@ echo "== 0. package file"
 check "lintian: no errors, no warnings" lintian --fail-on error,warning "$deb"
 check "Depends computed by dpkg-shlibdeps" bash -c "dpkg-deb -f '$deb' Depends | grep -q 'libsystemd0 (>='"
 check "Depends has libssl3" bash -c "dpkg-deb -f '$deb' Depends | grep -q 'libssl3 (>='"
+check "Depends has the nghttp2 with flood limits" bash -c \
+    "dpkg-deb -f '$deb' Depends | grep -qF 'libnghttp2-14 (>= 1.52.0-1+deb12u2)'"
 check "conffile" bash -c "dpkg-deb --ctrl-tarfile '$deb' | tar -xO ./conffiles | grep -qx /etc/hello-async/hello-async.toml"
 check "packaged config serves the packaged pages" bash -c \
     "dpkg-deb --fsys-tarfile '$deb' | tar -xO ./etc/hello-async/hello-async.toml | grep -qx 'root = \"/usr/share/hello-async/www\"'"
@@ -253,7 +255,14 @@ check "GET / over HTTPS is 200 (key and chain as credentials)" wait_for 10 \
 check "GET / over HTTPS body is hello.html" cmp -s "$work/body" "$top/www/hello.html"
 check "GET / over plain HTTP still 200" test "$(http_get /)" = 200
 check "the key file is root's alone" test "$(inside stat -c '%U %a' /etc/hello-async/tls/key.pem)" = "root 600"
-check "journal has TLS_PROTOCOL=TLSv1.3" wait_for 5 journal_has "GET / HTTP/1.1 200" TLS_PROTOCOL=TLSv1.3
+check "curl speaks HTTP/2 over HTTPS (ALPN h2)" test "$(net curl -sS --max-time 10 \
+    --cacert "$pki/ca.pem" --resolve localhost:7443:127.0.0.1 -o /dev/null \
+    -w '%{http_version}' https://localhost:7443/)" = 2
+check "journal has HTTP_VERSION=2 with TLS_PROTOCOL=TLSv1.3" wait_for 5 \
+    journal_has "GET / HTTP/2 200" HTTP_VERSION=2 TLS_PROTOCOL=TLSv1.3
+check "HTTP/1.1 over HTTPS still 200" test "$(net curl -sS --max-time 10 --http1.1 \
+    --cacert "$pki/ca.pem" --resolve localhost:7443:127.0.0.1 -o /dev/null \
+    -w '%{http_version} %{http_code}' https://localhost:7443/)" = "1.1 200"
 
 # A second certificate: its chain a plain file in the config, its key a credential.
 cp "$pki/files.pem" "$rootfs/etc/hello-async/tls/files.pem"

@@ -11,7 +11,7 @@ cmake --build --preset fuzz
 crashes=build/fuzz/crashes
 mkdir -p "$crashes"
 status=0
-for target in request config; do
+for target in request config h2; do
     work=$(mktemp -d)
     echo "== fuzz $target for ${seconds}s"
     if ! "build/fuzz/tests/fuzz/${target}_fuzz" -max_total_time="$seconds" -timeout=10 \
