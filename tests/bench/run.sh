@@ -542,7 +542,6 @@ events { worker_connections 16384; }
 http {
     access_log off;
     keepalive_requests 1000000;
-    http2_max_requests 1000000;
     http2_max_concurrent_streams 128;
     sendfile on;
     tcp_nopush on;
@@ -584,7 +583,10 @@ start_servers_h2() {
         [ "$got" = "2 200" ] || { echo "$url: h2c answered '$got'" >&2; exit 1; }
     done
 }
-stop_servers_h2() { stop_servers_tls; }
+stop_servers_h2() {
+    for s in hello-async nginx; do kill "${server_pid[$s]}" 2>/dev/null || true; done
+    for s in hello-async nginx; do wait "${server_pid[$s]}" 2>/dev/null || true; done
+}
 
 # One h2load run: prints "req/s server_us_per_request succeeded failed".
 h2load_run() { # server url clients streams
@@ -634,7 +636,7 @@ sleep_h2() {
     local out
     out=$(taskset -c 1 h2load -n 10000 -c 100 -m 100 "https://127.0.0.1:$port_hello_h2/sleep" 2>&1)
     echo "$out" | awk -v hwm="$(awk '/^VmHWM/ { print $2 }' "/proc/$hello/status")" '
-        /^finished in/ { total = $3 }
+        /^finished in/ { total = $3; sub(/,$/, "", total) }
         /^requests:/ { ok = $8 }
         /^time for request:/ { max = $5 }
         END { printf "%s answered, all within %s, slowest request %s, peak RSS %s KiB\n", ok, total, max, hwm }'

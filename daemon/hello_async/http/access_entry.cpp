@@ -37,7 +37,7 @@ std::string_view version_text(unsigned version)
     // "0.9" to "9.9": whatever a request line said, refused versions included.
     static constexpr std::array<char, 400> digits = [] {
         std::array<char, 400> out{};
-        for (unsigned v = 0; v < 100; ++v) {
+        for (std::size_t v = 0; v < 100; ++v) {
             out.at(v * 4) = static_cast<char>('0' + v / 10);
             out.at(v * 4 + 1) = '.';
             out.at(v * 4 + 2) = static_cast<char>('0' + v % 10);

@@ -27,35 +27,58 @@ std::string_view view_of(std::uint8_t const* data, std::size_t length)
     return {reinterpret_cast<char const*>(data), length};
 }
 
-/// Copies `out.size()` bytes of a file region (cached or open) from `position` into `out`.
-bool copy_region(response_body const& body, std::uint64_t position, std::span<char> out)
+/// What one read of a response's file takes: four DATA frames' worth.
+constexpr std::size_t read_ahead_bytes = std::size_t{64} * 1024;
+
+/// Copies `out.size()` bytes of a file region (cached or open) from `position` into `out`; an
+/// open file through `ahead`.
+bool copy_region(response_body const& body,
+                 std::uint64_t position,
+                 std::span<char> out,
+                 file_read_ahead& ahead)
 {
     if (body.cached) {
         std::memcpy(out.data(), body.cached->data() + position, out.size());
         return true;
     }
-    while (!out.empty()) {
-        auto const n = ::pread(body.file.get(), out.data(), out.size(), static_cast<off_t>(position));
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
+    bool const held =
+        position >= ahead.start && position + out.size() <= ahead.start + ahead.size;
+    if (!held) {
+        auto const capacity = std::max(out.size(), read_ahead_bytes);
+        if (!ahead.bytes || capacity > read_ahead_bytes)
+            ahead.bytes = std::make_unique_for_overwrite<char[]>(capacity); // NOLINT(*-avoid-c-arrays)
+        ahead.start = position;
+        ahead.size = 0;
+        while (ahead.size < capacity) {
+            auto const n = ::pread(body.file.get(), ahead.bytes.get() + ahead.size,
+                                   capacity - ahead.size,
+                                   static_cast<off_t>(position + ahead.size));
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n <= 0)
+                break; // the end of the file, or an error
+            ahead.size += static_cast<std::size_t>(n);
+        }
+        if (ahead.size < out.size())
             return false; // the file shrank under us: the promised length cannot be kept
-        out = out.subspan(static_cast<std::size_t>(n));
-        position += static_cast<std::uint64_t>(n);
     }
+    std::memcpy(out.data(), ahead.bytes.get() + (position - ahead.start), out.size());
     return true;
 }
 
 /// Copies `out.size()` bytes of the response body from `position` into `out`: the body's
 /// bytes, a region of its file, or its parts (delimiters and regions) as one sequence.
-bool copy_body(response_body const& body, std::uint64_t position, std::span<char> out)
+bool copy_body(response_body const& body,
+               std::uint64_t position,
+               std::span<char> out,
+               file_read_ahead& ahead)
 {
     if (body.parts.empty()) {
         if (!body.cached && !body.file) {
             std::memcpy(out.data(), body.bytes.data() + position, out.size());
             return true;
         }
-        return copy_region(body, body.offset + position, out);
+        return copy_region(body, body.offset + position, out, ahead);
     }
     std::uint64_t start = 0; // of the current piece within the body
     for (auto const& part : body.parts) {
@@ -73,7 +96,7 @@ bool copy_body(response_body const& body, std::uint64_t position, std::span<char
         if (!out.empty() && position < region_end) {
             auto const from = position - text_end;
             auto const n = std::min<std::uint64_t>(part.length - from, out.size());
-            if (!copy_region(body, part.offset + from, out.first(n)))
+            if (!copy_region(body, part.offset + from, out.first(n), ahead))
                 return false;
             out = out.subspan(n);
             position += n;
@@ -265,7 +288,7 @@ struct h2_session::callbacks
             std::min<std::uint64_t>(length, stream.body_total - stream.body_sent));
         // NOLINTNEXTLINE(cppcoreguidelines-pro-type-reinterpret-cast): the same bytes as char
         std::span<char> out{reinterpret_cast<char*>(buf), n};
-        if (!copy_body(stream.plan.body, stream.body_sent, out))
+        if (!copy_body(stream.plan.body, stream.body_sent, out, stream.ahead))
             return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE; // the file shrank: reset the stream
         stream.body_sent += n;
         stream.last_progress = steady::now();

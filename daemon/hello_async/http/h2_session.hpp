@@ -42,6 +42,16 @@ struct h2_frame_limits
     static constexpr std::size_t library_continuations = 16;
 };
 
+/// A stretch of a response's file read ahead of the DATA frames that carry it: one read per
+/// 64 KiB rather than one per frame.
+struct file_read_ahead
+{
+    // A buffer read into, never initialised first.
+    std::unique_ptr<char[]> bytes; // NOLINT(*-avoid-c-arrays)
+    std::size_t size{0};
+    std::uint64_t start{0}; ///< the file offset of bytes[0]
+};
+
 /// One request stream, from its HEADERS to its close.
 struct h2_stream
 {
@@ -74,6 +84,7 @@ struct h2_stream
     unsigned status{0};
     std::uint64_t body_total{0};
     std::uint64_t body_sent{0};
+    file_read_ahead ahead; ///< empty unless the body comes from an open file
 };
 
 /// What a connection does with the streams of an h2_session.
@@ -86,13 +97,14 @@ class h2_handler
     /// The stream closes and is freed when this returns; `error_code` 0 is NO_ERROR.
     virtual void on_close(h2_stream& stream, std::uint32_t error_code) = 0;
 
+    virtual ~h2_handler() = default;
+
   protected:
     h2_handler() = default;
     h2_handler(h2_handler const&) = default;
     h2_handler& operator=(h2_handler const&) = default;
     h2_handler(h2_handler&&) = default;
     h2_handler& operator=(h2_handler&&) = default;
-    ~h2_handler() = default;
 };
 
 /// The HTTP/2 side of one server connection (RFC 9113) on nghttp2, without any I/O: bytes from

@@ -66,6 +66,8 @@ class h2_link final : public h2_handler, public std::enable_shared_from_this<h2_
     void answer_late(std::int32_t id, std::shared_ptr<site const> const& site);
     /// Writes what the session has to send, as far as the socket takes it now.
     void pump();
+    /// What the socket takes of `bytes` now: nullopt on an error.
+    [[nodiscard]] std::optional<std::uint64_t> write_now(std::string_view bytes);
     void wait_to_write();
     void refresh_deadline();
     read_status read_now(std::span<char> into, std::size_t& got);
@@ -206,19 +208,7 @@ void h2_link::pump()
             if (out_.empty())
                 break;
         }
-        auto const rest = std::string_view{out_}.substr(sent_);
-        std::optional<std::uint64_t> written;
-        if (conn_.tls) {
-            written = tls_write_now(conn_, rest);
-        } else {
-            auto const n = ::send(conn_.socket.native_handle(), rest.data(), rest.size(),
-                                  MSG_DONTWAIT | MSG_NOSIGNAL);
-            if (n >= 0) {
-                written = static_cast<std::uint64_t>(n);
-            } else if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
-                written = 0;
-            }
-        }
+        auto const written = write_now(std::string_view{out_}.substr(sent_));
         if (!written) {
             failed_ = true;
             break;
@@ -242,6 +232,19 @@ void h2_link::pump()
         conn_.socket.cancel(ignored);
     }
     refresh_deadline();
+}
+
+std::optional<std::uint64_t> h2_link::write_now(std::string_view bytes)
+{
+    if (conn_.tls)
+        return tls_write_now(conn_, bytes);
+    auto const n = ::send(conn_.socket.native_handle(), bytes.data(), bytes.size(),
+                          MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n >= 0)
+        return static_cast<std::uint64_t>(n);
+    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+        return 0;
+    return std::nullopt;
 }
 
 void h2_link::wait_to_write()

@@ -1100,6 +1100,35 @@ net::awaitable<void> switch_to_h2(live_connection& live)
     co_await close_connection(live.conn, gently);
 }
 
+/// What a connection speaks.
+enum class protocol
+{
+    http1,
+    http2,
+    gone, ///< it closed, timed out or failed its handshake first
+};
+
+/// What a fresh connection speaks: on a TLS port, what ALPN chose once the handshake is done;
+/// on a plain port that takes h2c, whether its first bytes are the HTTP/2 preface.
+net::awaitable<protocol> opening_protocol(live_connection& live)
+{
+    auto& conn = live.conn;
+    auto const& site = *live.site;
+    if (live.certificates) {
+        if (!co_await begin_tls(conn, *live.certificates, site, live.peer))
+            co_return protocol::gone;
+        co_return tls_chose_h2(conn) ? protocol::http2 : protocol::http1;
+    }
+    if (!site.cfg.http2.cleartext)
+        co_return protocol::http1;
+    if (!co_await await_request(conn, live.buffer, *live.state, site.cfg.limits, 0))
+        co_return protocol::gone;
+    auto const h2 = co_await opens_with_h2_preface(conn, live.buffer);
+    if (!h2)
+        co_return protocol::gone;
+    co_return *h2 ? protocol::http2 : protocol::http1;
+}
+
 /// The request loop of one connection. A plain connection waits for its next request inside
 /// it; a TLS connection parks instead, and a new run of the loop starts when the client writes.
 net::awaitable<void> serve(std::unique_ptr<live_connection> live)
@@ -1107,12 +1136,17 @@ net::awaitable<void> serve(std::unique_ptr<live_connection> live)
     auto& conn = live->conn;
     auto& state = *live->state;
     auto& site = live->site;
-    if (live->certificates && !conn.tls) {
-        if (!co_await begin_tls(conn, *live->certificates, *site, live->peer))
-            co_return;
-        if (tls_chose_h2(conn)) {
+    // A parked TLS connection comes back woken, its protocol long settled.
+    if (!live->woken) {
+        switch (co_await opening_protocol(*live)) {
+        case protocol::http2:
             co_await switch_to_h2(*live);
             co_return;
+        case protocol::gone:
+            co_await close_connection(conn, false);
+            co_return;
+        case protocol::http1:
+            break;
         }
     }
     bool close_gently = false; // unread input may remain: linger before closing
@@ -1131,15 +1165,6 @@ net::awaitable<void> serve(std::unique_ptr<live_connection> live)
             }
             if (next == arrival::gone)
                 break;
-        }
-        if (live->served == 0 && !conn.tls && site->cfg.http2.cleartext) {
-            auto const h2 = co_await opens_with_h2_preface(conn, live->buffer);
-            if (!h2)
-                break;
-            if (*h2) {
-                co_await switch_to_h2(*live);
-                co_return;
-            }
         }
         site.refresh();
         auto const next = co_await serve_exchange(conn, state, live->thread, *site, live->peer,

@@ -320,10 +320,10 @@ std::unique_ptr<ssl_ctx_st, ssl_ctx_deleter> new_context(tls_config const& tls, 
     // Resumption by session tickets only (TLS 1.2 and 1.3): nothing per session stays in the
     // server, and tickets work across threads and reloads alike.
     SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_OFF);
+    auto const* offer = offer_h2 ? &offer_with_h2 : &offer_http11_only;
     // OpenSSL's callback argument is not const; select_alpn only reads it.
     // NOLINTNEXTLINE(cppcoreguidelines-pro-type-const-cast)
-    SSL_CTX_set_alpn_select_cb(c, select_alpn,
-                               const_cast<alpn_offer*>(offer_h2 ? &offer_with_h2 : &offer_http11_only));
+    SSL_CTX_set_alpn_select_cb(c, select_alpn, const_cast<alpn_offer*>(offer));
     return ctx;
 }
 
