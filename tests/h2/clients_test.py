@@ -86,17 +86,22 @@ class connection_life(unittest.TestCase):
     def tearDownClass(cls):
         cls.daemon.stop()
 
-    def closes_after(self, conn, least, most):
+    def closes_after(self, conn, least, most, timeout_name):
+        """The connection closes between `least` and `most` seconds from now, after a GOAWAY
+        NO_ERROR that names the timeout (RFC 9113 §9.1)."""
         started = time.monotonic()
-        conn.wait_closed(timeout=most + 2)
+        goaway = conn.wait_closed(timeout=most + 2)
         took = time.monotonic() - started
         self.assertGreaterEqual(took, least)
         self.assertLessEqual(took, most)
+        self.assertIsNotNone(goaway, "closed without GOAWAY")
+        self.assertEqual(goaway.error_code, h.NO_ERROR)
+        self.assertEqual(goaway.additional_data, timeout_name.encode())
 
     def test_idle_connection_is_closed_after_keepalive_timeout(self):
         conn = H2(self.daemon.port)
         self.assertEqual(conn.get("/")[0], 200)
-        self.closes_after(conn, 0.9, 1.6)
+        self.closes_after(conn, 0.9, 1.6, "keepalive_timeout")
 
     def test_sleeping_stream_keeps_the_connection_past_keepalive_timeout(self):
         conn = H2(self.daemon.port)
@@ -114,13 +119,13 @@ class connection_life(unittest.TestCase):
         conn.headers(stream, [(":method", "GET"), (":scheme", "http"),
                               (":authority", "localhost"), (":path", "/")],
                      end_headers=False)
-        self.closes_after(conn, 0.9, 1.6)
+        self.closes_after(conn, 0.9, 1.6, "header_timeout")
 
     def test_body_that_stops_is_cut_after_body_timeout(self):
         conn = H2(self.daemon.port)
         stream = conn.request("/", method="POST", end_stream=False)
         conn.send_frame(hf.DataFrame(stream, b"some"))
-        self.closes_after(conn, 0.9, 1.6)
+        self.closes_after(conn, 0.9, 1.6, "body_timeout")
 
     def test_goaway_after_max_requests_per_connection(self):
         conn = H2(self.daemon.port)

@@ -184,7 +184,8 @@ class floods(unittest.TestCase):
         def attack(conn):
             conn.request("/files/big.bin")
             return False  # and never open the window
-        self.abuse(attack, settings={hf.SettingsFrame.INITIAL_WINDOW_SIZE: 0}, goaway=None)
+        self.abuse(attack, settings={hf.SettingsFrame.INITIAL_WINDOW_SIZE: 0},
+                   goaway=(h.NO_ERROR,))
 
     def test_stream_id_reuse(self):
         def attack(conn):

@@ -392,6 +392,16 @@ void h2_session::shut_down()
                           nullptr, 0);
 }
 
+void h2_session::give_up(std::string_view why)
+{
+    ending_ = true;
+    // NOLINTNEXTLINE(cppcoreguidelines-pro-type-reinterpret-cast): the same bytes as uint8_t
+    auto const* data = reinterpret_cast<std::uint8_t const*>(why.data());
+    nghttp2_submit_goaway(session_, NGHTTP2_FLAG_NONE,
+                          nghttp2_session_get_last_proc_stream_id(session_), NGHTTP2_NO_ERROR,
+                          data, why.size());
+}
+
 void h2_session::terminate(std::uint32_t error_code)
 {
     ending_ = true;

@@ -137,6 +137,10 @@ class h2_session
     /// Stops taking new streams: GOAWAY with the last stream ID; open streams go on.
     void shut_down();
 
+    /// Ends the session at once: GOAWAY NO_ERROR with the last stream ID and `why` as its
+    /// debug data (a timeout's name), for the caller to send before it closes.
+    void give_up(std::string_view why);
+
     [[nodiscard]] h2_stream* find(std::int32_t id);
     [[nodiscard]] auto const& streams() const { return streams_; }
 

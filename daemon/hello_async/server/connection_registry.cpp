@@ -32,6 +32,8 @@ void connection_registry::sweep()
     auto next = now + sweep_period_max;
     for (auto* conn : connections_) {
         if (conn->deadline <= now) {
+            if (conn->listener != nullptr)
+                conn->listener->last_words(*conn);
             // The session's pending operation ends with an error, and the session with it.
             boost::system::error_code ignored;
             conn->socket.close(ignored);

@@ -10,6 +10,25 @@
 
 namespace hello_async {
 
+struct connection;
+
+/// Told when a connection's deadline has passed, just before the sweep closes it: a protocol
+/// with something to say first (HTTP/2's GOAWAY) says it then, without waiting.
+class deadline_listener
+{
+  public:
+    virtual void last_words(connection& conn) = 0;
+
+    virtual ~deadline_listener() = default;
+
+  protected:
+    deadline_listener() = default;
+    deadline_listener(deadline_listener const&) = default;
+    deadline_listener& operator=(deadline_listener const&) = default;
+    deadline_listener(deadline_listener&&) = default;
+    deadline_listener& operator=(deadline_listener&&) = default;
+};
+
 /// One client connection, as its thread's registry sees it.
 struct connection
 {
@@ -25,6 +44,8 @@ struct connection
     std::chrono::steady_clock::time_point deadline{std::chrono::steady_clock::time_point::max()};
     /// Between requests: a drain may close the connection without losing a request.
     bool idle{true};
+    /// Set while a protocol wants its last words before a timeout closes the connection.
+    deadline_listener* listener{nullptr};
 };
 
 /// The connections of one I/O thread, and the one timer that enforces all their deadlines.

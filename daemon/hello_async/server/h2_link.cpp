@@ -39,7 +39,9 @@ enum class read_status
 /// One HTTP/2 connection's streams and output, between the socket and the h2_session. The
 /// reading coroutine owns it; a stream waiting out a route's delay, or output waiting for the
 /// socket, holds only a weak reference, so that the connection can end at any time.
-class h2_link final : public h2_handler, public std::enable_shared_from_this<h2_link>
+class h2_link final : public h2_handler,
+                      public deadline_listener,
+                      public std::enable_shared_from_this<h2_link>
 {
   public:
     h2_link(connection& conn,
@@ -54,12 +56,22 @@ class h2_link final : public h2_handler, public std::enable_shared_from_this<h2_
         , limits_{start_site->cfg.limits}
         , session_{*this, start_site->cfg.http2, start_site->cfg.limits}
         , last_activity_{steady::now()}
-    {}
+    {
+        conn_.listener = this;
+    }
+    h2_link(h2_link const&) = delete;
+    h2_link& operator=(h2_link const&) = delete;
+    h2_link(h2_link&&) = delete;
+    h2_link& operator=(h2_link&&) = delete;
+    ~h2_link() override { conn_.listener = nullptr; }
 
     net::awaitable<bool> run(std::string already_read);
 
     void on_request(h2_stream& stream) override;
     void on_close(h2_stream& stream, std::uint32_t error_code) override;
+    /// RFC 9113 §9.1: GOAWAY before a timeout closes the connection, naming the timeout, so
+    /// that the client knows which of its streams were seen.
+    void last_words(connection& conn) override;
 
   private:
     [[nodiscard]] answer_terms terms_for(h2_stream const& stream) const;
@@ -86,6 +98,7 @@ class h2_link final : public h2_handler, public std::enable_shared_from_this<h2_
     bool goaway_sent_{false}; ///< the drain's GOAWAY
     steady::time_point last_activity_;
     steady::time_point write_progress_{};
+    std::string_view deadline_reason_{"keepalive_timeout"}; ///< the limit conn_.deadline is
 };
 
 answer_terms h2_link::terms_for(h2_stream const& stream) const
@@ -267,29 +280,43 @@ void h2_link::wait_to_write()
 void h2_link::refresh_deadline()
 {
     auto deadline = steady::time_point::max();
+    std::string_view reason;
+    auto consider = [&deadline, &reason](steady::time_point when, std::string_view why) {
+        if (when < deadline) {
+            deadline = when;
+            reason = why;
+        }
+    };
     if (output_blocked())
-        deadline = write_progress_ + limits_.send_timeout;
+        consider(write_progress_ + limits_.send_timeout, "send_timeout");
     for (auto const& [id, stream] : session_.streams()) {
         switch (stream->state) {
         case h2_stream::phase::headers:
-            deadline = std::min(deadline, stream->started + limits_.header_timeout);
+            consider(stream->started + limits_.header_timeout, "header_timeout");
             break;
         case h2_stream::phase::body:
-            deadline = std::min(deadline, stream->last_progress + limits_.body_timeout);
+            consider(stream->last_progress + limits_.body_timeout, "body_timeout");
             break;
         case h2_stream::phase::responding:
             // A window the client never opens (RFC 9113 §6.9) holds the stream at no cost to
             // it; send_timeout ends that as it ends a socket that is never read.
             if (stream->body_sent < stream->body_total)
-                deadline = std::min(deadline, stream->last_progress + limits_.send_timeout);
+                consider(stream->last_progress + limits_.send_timeout, "send_timeout");
             break;
         case h2_stream::phase::answering:
             break;
         }
     }
     if (session_.streams().empty())
-        deadline = std::min(deadline, last_activity_ + limits_.keepalive_timeout);
+        consider(last_activity_ + limits_.keepalive_timeout, "keepalive_timeout");
     conn_.deadline = deadline;
+    deadline_reason_ = reason;
+}
+
+void h2_link::last_words(connection& /*conn*/)
+{
+    session_.give_up(deadline_reason_);
+    pump();
 }
 
 net::awaitable<bool> h2_link::run(std::string already_read)
