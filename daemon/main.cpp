@@ -1,5 +1,6 @@
 #include "hello_async/http/cli.hpp"
 #include "hello_async/http/config.hpp"
+#include "hello_async/http/sandbox_check.hpp"
 #include "hello_async/server/logging.hpp"
 #include "hello_async/server/server.hpp"
 #include "hello_async/server/tls_context.hpp"
@@ -10,6 +11,7 @@
 #include <cstdlib>
 #include <span>
 #include <string>
+#include <unistd.h>
 
 namespace {
 
@@ -52,6 +54,12 @@ int main(int argc, char* argv[])
             std::string report;
             for (auto const& note : check_tls_certificates(cfg).notes)
                 report += note + "\n";
+            // Root reads anything: say what the service, a dynamic user in its sandbox, could
+            // not. ExecReload= runs this check as the service itself, where it is exact.
+            if (::geteuid() == 0) {
+                for (auto const& warning : sandbox_warnings(cfg))
+                    report += "warning: " + warning + "\n";
+            }
             return say_and_succeed(report + cli.config_path.string() + ": configuration ok\n");
         } catch (config_error const& e) {
             static_cast<void>(say(stderr, std::string{e.what()} + "\n"));

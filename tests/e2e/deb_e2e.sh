@@ -133,6 +133,18 @@ check "hello-async.socket active" unit_is hello-async.socket active
 check "port 7878 listening" bash -c "nsenter -t $leader -n ss -Hltn 'sport = :7878' | grep -q LISTEN"
 check "hello-async.service not started yet" unit_is hello-async.service inactive
 
+echo "== 1b. --check-config, run as root, names what the service could not read"
+inside sh -c 'mkdir -p /home/site /srv/site &&
+    cp /usr/share/hello-async/www/hello.html /home/site/hello.html &&
+    install -m 0640 /usr/share/hello-async/www/hello.html /srv/site/hello.html &&
+    printf "[[route]]\npath = \"/\"\nfile = \"/home/site/hello.html\"\n[[route]]\npath = \"/x\"\nfile = \"/srv/site/hello.html\"\n" \
+        >/etc/hello-async/sandbox-check.toml'
+sandbox_report=$(inside hello-async --check-config --config /etc/hello-async/sandbox-check.toml 2>&1 || true)
+check "a page below /home is named" grep -qF '/home/site/hello.html: the service could not read it: below /home' <<<"$sandbox_report"
+check "a page of mode 0640 is named" grep -qF '/srv/site/hello.html: the service could not read it: the file (mode 0640)' <<<"$sandbox_report"
+check "the config is still valid" grep -qF 'configuration ok' <<<"$sandbox_report"
+inside rm -rf /home/site /srv/site /etc/hello-async/sandbox-check.toml
+
 echo "== 2. requests"
 check "GET / is 200" test "$(http_get /)" = 200
 check "GET / body is hello.html" cmp -s "$work/body" "$top/www/hello.html"

@@ -106,9 +106,12 @@ class connection_life(unittest.TestCase):
     def test_sleeping_stream_keeps_the_connection_past_keepalive_timeout(self):
         conn = H2(self.daemon.port)
         started = time.monotonic()
-        status, _, _ = conn.get("/sleep")
+        # HEAD: no body, so the client sends nothing (no WINDOW_UPDATE) after the answer.
+        status, _, _ = conn.get("/sleep", method="HEAD")
         self.assertEqual(status, 200)
         self.assertGreaterEqual(time.monotonic() - started, 2.0)
+        # The keep-alive timeout runs from the end of the stream, not from the request.
+        self.closes_after(conn, 0.9, 1.6, "keepalive_timeout")
 
     def test_unfinished_header_block_is_cut_after_header_timeout(self):
         conn = H2(self.daemon.port)

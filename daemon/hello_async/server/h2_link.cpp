@@ -153,6 +153,9 @@ void h2_link::answer_late(std::int32_t id, std::shared_ptr<site const> const& si
 
 void h2_link::on_close(h2_stream& stream, std::uint32_t /*error_code*/)
 {
+    // The keep-alive timeout runs from the end of the last stream, not from the last read: a
+    // stream that slept past it must not leave its connection closed at once.
+    last_activity_ = steady::now();
     if (stream.status == 0)
         return; // reset before it was answered: nothing was served
     state_->requests_served.fetch_add(1, std::memory_order_relaxed);
