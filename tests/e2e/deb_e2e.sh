@@ -130,6 +130,8 @@ if ! inside env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-instal
 fi
 check "hello-async.socket enabled" test "$(inside systemctl is-enabled hello-async.socket)" = enabled
 check "hello-async.socket active" unit_is hello-async.socket active
+check "the socket is dual-stack whatever the sysctl says" \
+    test "$(inside systemctl show -P BindIPv6Only hello-async.socket)" = both
 check "port 7878 listening" bash -c "nsenter -t $leader -n ss -Hltn 'sport = :7878' | grep -q LISTEN"
 check "hello-async.service not started yet" unit_is hello-async.service inactive
 
@@ -147,6 +149,8 @@ inside rm -rf /home/site /srv/site /etc/hello-async/sandbox-check.toml
 
 echo "== 2. requests"
 check "GET / is 200" test "$(http_get /)" = 200
+check "port 7878 answers over IPv6 too" \
+    nsenter -t "$leader" -n curl -sf --max-time 5 -o /dev/null "http://[::1]:7878/"
 check "GET / body is hello.html" cmp -s "$work/body" "$top/www/hello.html"
 check "service active after READY=1" wait_for 5 unit_is hello-async.service active
 check "started by the socket" bash -c "nsenter -t $leader -a systemctl show -P TriggeredBy hello-async.service | grep -q hello-async.socket"
