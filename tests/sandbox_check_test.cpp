@@ -1,11 +1,12 @@
 #include "hello_async/http/sandbox_check.hpp"
-#include "support/daemon_process.hpp"
 
 #include <gtest/gtest.h>
 
 #include <filesystem>
 #include <string>
 #include <sys/stat.h>
+
+#include "support/daemon_process.hpp"
 
 namespace hello_async {
 namespace {
@@ -82,9 +83,10 @@ TEST(sandbox_check, warnings_name_every_unreadable_path_of_a_config)
     fs::permissions(dir.path() / "hello.html", fs::perms{0600});
     fs::permissions(dir.path() / "404.html", fs::perms{0644});
     fs::permissions(dir.path() / "pub", fs::perms{0700});
-    auto const config_file = dir.write("site.toml", "[[route]]\npath = \"/\"\nfile = \"hello.html\"\n"
-                                                    "[[static]]\nprefix = \"/pub/\"\ndir = \"pub\"\n"
-                                                    "[errors]\n404 = \"404.html\"\n");
+    auto const config_file =
+        dir.write("site.toml", "[[route]]\npath = \"/\"\nfile = \"hello.html\"\n"
+                               "[[static]]\nprefix = \"/pub/\"\ndir = \"pub\"\n"
+                               "[errors]\n404 = \"404.html\"\n");
     auto const warnings = sandbox_warnings(load_config(config_file), nothing_hidden);
     ASSERT_EQ(warnings.size(), 2U);
     EXPECT_EQ(warnings[0], "route \"/\" file " + (dir.path() / "hello.html").string() +

@@ -3,13 +3,12 @@
 #include "hello_async/http/decimal.hpp"
 #include "hello_async/http/response.hpp"
 
-#include <nghttp2/nghttp2.h>
-
 #include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstring>
 #include <new>
+#include <nghttp2/nghttp2.h>
 #include <span>
 #include <unistd.h>
 
@@ -41,18 +40,19 @@ bool copy_region(response_body const& body,
         std::memcpy(out.data(), body.cached->data() + position, out.size());
         return true;
     }
-    bool const held =
-        position >= ahead.start && position + out.size() <= ahead.start + ahead.size;
+    bool const held = position >= ahead.start && position + out.size() <= ahead.start + ahead.size;
     if (!held) {
         auto const capacity = std::max(out.size(), read_ahead_bytes);
-        if (!ahead.bytes || capacity > read_ahead_bytes)
-            ahead.bytes = std::make_unique_for_overwrite<char[]>(capacity); // NOLINT(*-avoid-c-arrays)
+        if (!ahead.bytes || capacity > read_ahead_bytes) {
+            // NOLINTNEXTLINE(*-avoid-c-arrays): a buffer read into, never initialised first
+            ahead.bytes = std::make_unique_for_overwrite<char[]>(capacity);
+        }
         ahead.start = position;
         ahead.size = 0;
         while (ahead.size < capacity) {
-            auto const n = ::pread(body.file.get(), ahead.bytes.get() + ahead.size,
-                                   capacity - ahead.size,
-                                   static_cast<off_t>(position + ahead.size));
+            auto const n =
+                ::pread(body.file.get(), ahead.bytes.get() + ahead.size, capacity - ahead.size,
+                        static_cast<off_t>(position + ahead.size));
             if (n < 0 && errno == EINTR)
                 continue;
             if (n <= 0)
@@ -150,8 +150,8 @@ struct h2_session::callbacks
         s.streams_.emplace(stream->id, std::move(stream));
         // nginx's keepalive_requests holds for HTTP/2 too: after the last one, GOAWAY.
         if (++s.requests_ == s.limits_.max_requests_per_connection) {
-            nghttp2_submit_goaway(session, NGHTTP2_FLAG_NONE, frame->hd.stream_id,
-                                  NGHTTP2_NO_ERROR, nullptr, 0);
+            nghttp2_submit_goaway(session, NGHTTP2_FLAG_NONE, frame->hd.stream_id, NGHTTP2_NO_ERROR,
+                                  nullptr, 0);
         }
         return 0;
     }
@@ -398,8 +398,8 @@ void h2_session::give_up(std::string_view why)
     // NOLINTNEXTLINE(cppcoreguidelines-pro-type-reinterpret-cast): the same bytes as uint8_t
     auto const* data = reinterpret_cast<std::uint8_t const*>(why.data());
     nghttp2_submit_goaway(session_, NGHTTP2_FLAG_NONE,
-                          nghttp2_session_get_last_proc_stream_id(session_), NGHTTP2_NO_ERROR,
-                          data, why.size());
+                          nghttp2_session_get_last_proc_stream_id(session_), NGHTTP2_NO_ERROR, data,
+                          why.size());
 }
 
 void h2_session::terminate(std::uint32_t error_code)

@@ -66,11 +66,11 @@ struct h2_stream
     std::int32_t id{0};
     phase state{phase::headers};
     request_head head;
-    std::string method; ///< :method
-    std::string path;   ///< :path
+    std::string method;          ///< :method
+    std::string path;            ///< :path
     std::string authority_field; ///< :authority
     authority host{};            ///< the request's validated authority (for redirects)
-    unsigned refusal{0}; ///< non-zero: answered with this status instead
+    unsigned refusal{0};         ///< non-zero: answered with this status instead
     std::size_t header_bytes{0};
     std::size_t header_fields{0};
     std::uint64_t body_bytes{0};
@@ -189,7 +189,8 @@ class h2_session
     unsigned oversized_blocks_{0};
 };
 
-/// "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n": how an h2c client with prior knowledge opens (RFC 9113 §3.4).
+/// "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n": how an h2c client with prior knowledge opens (RFC 9113
+/// §3.4).
 [[nodiscard]] std::string_view h2_client_preface();
 
 } // namespace hello_async

@@ -69,8 +69,7 @@ void for_each_response_field(response_head const& head, Visit&& visit)
         visit(field_name{"Vary", "vary"}, "Accept-Encoding");
     add({"Cache-Control", "cache-control"}, head.cache_control);
     add({"Retry-After", "retry-after"}, head.retry_after);
-    add({"Strict-Transport-Security", "strict-transport-security"},
-        head.strict_transport_security);
+    add({"Strict-Transport-Security", "strict-transport-security"}, head.strict_transport_security);
 }
 
 /// Appends the status line and header section, ending in the blank line, to `out`.

@@ -19,13 +19,14 @@ std::string octal_mode(mode_t mode)
 bool below(fs::path const& path, std::string_view dir)
 {
     auto const& text = path.native();
-    return text == dir || (text.starts_with(dir) && text.size() > dir.size() &&
-                           text[dir.size()] == '/');
+    return text == dir ||
+           (text.starts_with(dir) && text.size() > dir.size() && text[dir.size()] == '/');
 }
 
 } // namespace
 
-std::string sandbox_unreadable_reason(fs::path const& path, std::span<std::string_view const> hidden)
+std::string sandbox_unreadable_reason(fs::path const& path,
+                                      std::span<std::string_view const> hidden)
 {
     std::error_code ec;
     // Symbolic links lead where the service would have to go.
@@ -41,7 +42,8 @@ std::string sandbox_unreadable_reason(fs::path const& path, std::span<std::strin
     fs::path walked = "/";
     for (auto it = std::next(real.begin()); it != real.end(); ++it) {
         struct stat info
-        {};
+        {
+        };
         if (::stat(walked.c_str(), &info) != 0)
             return {};
         if ((info.st_mode & S_IXOTH) == 0) {
@@ -51,7 +53,8 @@ std::string sandbox_unreadable_reason(fs::path const& path, std::span<std::strin
         walked /= *it;
     }
     struct stat info
-    {};
+    {
+    };
     if (::stat(real.c_str(), &info) != 0)
         return {};
     bool const directory = S_ISDIR(info.st_mode);
@@ -64,12 +67,15 @@ std::string sandbox_unreadable_reason(fs::path const& path, std::span<std::strin
     return {};
 }
 
-std::vector<std::string> sandbox_warnings(config const& cfg, std::span<std::string_view const> hidden)
+std::vector<std::string> sandbox_warnings(config const& cfg,
+                                          std::span<std::string_view const> hidden)
 {
     std::vector<std::string> out;
     auto check = [&out, hidden](std::string const& what, fs::path const& path) {
-        if (auto reason = sandbox_unreadable_reason(path, hidden); !reason.empty())
-            out.push_back(what + " " + path.string() + ": the service could not read it: " + reason);
+        if (auto reason = sandbox_unreadable_reason(path, hidden); !reason.empty()) {
+            out.push_back(what + " " + path.string() +
+                          ": the service could not read it: " + reason);
+        }
     };
     for (auto const& route : cfg.routes)
         check("route \"" + route.path + "\" file", route.file);

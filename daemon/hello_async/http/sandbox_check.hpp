@@ -13,8 +13,8 @@ namespace hello_async {
 
 /// Where the service's sandbox hides the file system from it: ProtectHome=yes hides the first
 /// three, PrivateTmp=yes gives it empty ones of the last two.
-constexpr std::array<std::string_view, 5> sandbox_hidden_dirs{"/home", "/root", "/run/user",
-                                                              "/tmp", "/var/tmp"};
+constexpr std::array<std::string_view, 5> sandbox_hidden_dirs{"/home", "/root", "/run/user", "/tmp",
+                                                              "/var/tmp"};
 
 /// Why the service, running as a dynamic user (DynamicUser=yes, so neither owner nor group of
 /// anything) inside its sandbox, could not read `path`: a directory on the way without the
@@ -29,7 +29,6 @@ sandbox_unreadable_reason(std::filesystem::path const& path,
 /// "WHAT PATH: reason": for --check-config run as root, whom the permissions do not stop.
 /// Certificates given as credentials are left out: systemd reads those for the service.
 [[nodiscard]] std::vector<std::string>
-sandbox_warnings(config const& cfg,
-                 std::span<std::string_view const> hidden = sandbox_hidden_dirs);
+sandbox_warnings(config const& cfg, std::span<std::string_view const> hidden = sandbox_hidden_dirs);
 
 } // namespace hello_async

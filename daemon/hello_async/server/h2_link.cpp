@@ -74,7 +74,9 @@ class h2_link final : public h2_handler,
     void last_words(connection& conn) override;
 
   private:
-    [[nodiscard]] answer_terms terms_for(h2_stream const& stream) const;
+    /// What the connection decides about a stream's answer; the views point into `site`, the
+    /// one the answer is made with and kept alive by.
+    [[nodiscard]] answer_terms terms_for(h2_stream const& stream, site const& site) const;
     void answer_late(std::int32_t id, std::shared_ptr<site const> const& site);
     /// Writes what the session has to send, as far as the socket takes it now.
     void pump();
@@ -101,13 +103,12 @@ class h2_link final : public h2_handler,
     std::string_view deadline_reason_{"keepalive_timeout"}; ///< the limit conn_.deadline is
 };
 
-answer_terms h2_link::terms_for(h2_stream const& stream) const
+answer_terms h2_link::terms_for(h2_stream const& stream, site const& site) const
 {
     answer_terms terms{};
-    auto const site = state_->current_site();
     if (conn_.tls) {
-        terms.strict_transport_security = site->cfg.tls.hsts;
-    } else if (site->cfg.server.redirect_to_https && state_->https_port != 0) {
+        terms.strict_transport_security = site.cfg.tls.hsts;
+    } else if (site.cfg.server.redirect_to_https && state_->https_port != 0) {
         terms.https_redirect_host = &stream.host;
         terms.https_port = state_->https_port;
     }
@@ -121,7 +122,7 @@ void h2_link::on_request(h2_stream& stream)
         session_.respond(stream, site, answer_refusal(*site, stream.refusal));
         return;
     }
-    auto terms = terms_for(stream);
+    auto terms = terms_for(stream, *site);
     // The HSTS value and redirect host point into the site and the stream, which the plan's
     // life is bound to (respond() keeps the site).
     auto plan = answer(*site, stream.head, terms);
@@ -146,7 +147,7 @@ void h2_link::answer_late(std::int32_t id, std::shared_ptr<site const> const& si
     auto* stream = session_.find(id);
     if (stream == nullptr || !conn_.socket.is_open())
         return; // the client reset the stream, or left
-    auto plan = answer_after_delay(*site, stream->head, terms_for(*stream));
+    auto plan = answer_after_delay(*site, stream->head, terms_for(*stream, *site));
     session_.respond(*stream, site, std::move(plan));
     pump();
 }

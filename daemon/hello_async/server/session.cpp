@@ -2,10 +2,10 @@
 
 #include "hello_async/http/access_entry.hpp"
 #include "hello_async/http/answer.hpp"
+#include "hello_async/http/h2_session.hpp"
 #include "hello_async/http/request_body.hpp"
 #include "hello_async/http/request_head.hpp"
 #include "hello_async/http/static_files.hpp"
-#include "hello_async/http/h2_session.hpp"
 #include "hello_async/server/endpoint_text.hpp"
 #include "hello_async/server/h2_link.hpp"
 #include "hello_async/server/logging.hpp"

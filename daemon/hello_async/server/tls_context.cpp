@@ -243,7 +243,7 @@ std::string date_text(system_clock::time_point when)
 
 /// The ALPN protocols offered, in the wire format and in the order preferred.
 constexpr std::array<unsigned char, 12> alpn_h2_first{2,   'h', '2', 8,   'h', 't',
-                                                     't', 'p', '/', '1', '.', '1'};
+                                                      't', 'p', '/', '1', '.', '1'};
 constexpr std::array<unsigned char, 9> alpn_http11_only{8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
 
 struct alpn_offer
