@@ -3,6 +3,7 @@
 #include "hello_async/http/sandbox_check.hpp"
 #include "hello_async/server/logging.hpp"
 #include "hello_async/server/server.hpp"
+#include "hello_async/server/systemd.hpp"
 #include "hello_async/server/tls_context.hpp"
 
 #include <spdlog/spdlog.h>
@@ -79,11 +80,15 @@ int main(int argc, char* argv[])
         server srv{site_now, std::move(listeners), std::move(tls)};
         status = srv.run();
     } catch (config_error const& e) {
-        // Before logging is up stderr is the only channel; under systemd it is the journal.
-        static_cast<void>(say(stderr, std::string{e.what()} + "\n"));
+        // Before logging is up stderr is the only channel; under systemd it is the journal, and
+        // the error is also the STATUS= that `systemctl status` shows of the failed service.
+        constexpr int priority_err = 3;
+        static_cast<void>(say(stderr, stderr_line(priority_err, e.what())));
+        notify_failure_status(e.what());
         status = exit_config;
     } catch (std::exception const& e) {
         spdlog::critical("fatal: {}", e.what());
+        notify_failure_status(std::string{"fatal: "} + e.what());
         status = EXIT_FAILURE;
     }
     shutdown_logging();

@@ -28,7 +28,11 @@ cleanup() {
         for _ in $(seq 1 100); do kill -0 "$nspawn_pid" 2>/dev/null || break; sleep 0.1; done
         kill -KILL "$nspawn_pid" 2>/dev/null || true
     fi
-    mountpoint -q "$work" && umount "$work"
+    # The container's last processes may still be leaving the tmpfs: wait for them, then detach.
+    if mountpoint -q "$work"; then
+        for _ in $(seq 1 50); do umount "$work" 2>/dev/null && break; sleep 0.1; done
+        mountpoint -q "$work" && umount -l "$work"
+    fi
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -186,6 +190,32 @@ check "old route /added still answers" test "$(http_get /added)" = 200
 check "service still active" unit_is hello-async.service active
 inside cp /var/tmp/original.toml "$conf"
 
+echo "== 4b. a broken config fails loudly, and one restart brings it back"
+inside sh -c "printf '\n[[route]]\npath = \"/broken\"\nfile = \"missing.html\"\n' >> $conf"
+config_error='route[3].file: cannot open /usr/share/hello-async/www/missing.html'
+check "restart with a broken config fails" bash -c "! nsenter -t $leader -a systemctl restart hello-async 2>/dev/null"
+check "the service is failed" unit_is hello-async.service failed
+inside systemctl status hello-async --no-pager -n 20 >"$work/status" || true
+sed 's/^/    /' "$work/status"
+status_line=$(grep -E '^ +Status: ' "$work/status" || true)
+check "systemctl status: Status: is the error with file, line and column" bash -c \
+    "grep -qE '^ +Status: \"/etc/hello-async/hello-async.toml:[0-9]+:[0-9]+: ' <<<'$status_line' &&
+     grep -qF '$config_error' <<<'$status_line'"
+check "systemctl status: the daemon's last line is the error" \
+    bash -c "grep -E ' hello-async\[[0-9]+\]: ' '$work/status' | tail -n 1 | grep -qF '$config_error'"
+check "the error is logged at priority err" journal_has "$config_error" -p err
+# Connections now wait in the socket and start the failing service again, until the socket's
+# trigger limit fails the socket too: the port refuses rather than hangs.
+for _ in 1 2 3; do net curl -s --max-time 5 -o /dev/null http://127.0.0.1:7878/ || true; done
+check "waiting connections fail the socket (trigger-limit-hit)" \
+    test "$(inside systemctl show -P Result hello-async.socket)" = trigger-limit-hit
+check "port 7878 refuses" bash -c "! nsenter -t $leader -n curl -s --max-time 5 -o /dev/null http://127.0.0.1:7878/"
+inside cp /var/tmp/original.toml "$conf"
+check "after the fix, systemctl restart hello-async alone succeeds" inside systemctl restart hello-async
+check "GET / is 200 again" answers / 200
+check "hello-async.socket active again" unit_is hello-async.socket active
+check "hello-async.service active again" unit_is hello-async.service active
+
 # start_load [NAME]: requests until stop_load, one line per answer: plain HTTP, and HTTPS for
 # the server name NAME too when given.
 start_load() {
@@ -266,6 +296,8 @@ check "HTTPS turned on with the README's commands" inside sh -c \
 unit_is hello-async-https.socket active ||
     inside journalctl -u hello-async-https.socket -u hello-async --no-pager | tail -n 20
 check "hello-async-https.socket active" unit_is hello-async-https.socket active
+check "the HTTPS drop-in makes the service require its socket (restart brings both back)" \
+    bash -c "nsenter -t $leader -a systemctl show -P Requires hello-async.service | grep -qw hello-async-https.socket"
 check "GET / over HTTPS is 200 (key and chain as credentials)" wait_for 10 \
     test "$(https_get / localhost)" = 200
 check "GET / over HTTPS body is hello.html" cmp -s "$work/body" "$top/www/hello.html"

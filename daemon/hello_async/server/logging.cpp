@@ -90,6 +90,16 @@ bool stderr_is_journal()
     return st.st_dev == dev && st.st_ino == ino;
 }
 
+std::string stderr_line(int priority, std::string_view text)
+{
+    std::string line;
+    if (stderr_is_journal())
+        line = "<" + std::to_string(priority) + ">";
+    line += text;
+    line += '\n';
+    return line;
+}
+
 void append_access_journal_entry(std::string& out, access_entry const& entry, std::string_view line)
 {
     decimal const priority{static_cast<std::uint64_t>(syslog_priority_for_status(entry.status))};

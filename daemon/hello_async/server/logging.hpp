@@ -79,6 +79,10 @@ void append_access_journal_entry(std::string& out,
 /// True when stderr is a stream to journald (JOURNAL_STREAM names stderr's device and inode).
 [[nodiscard]] bool stderr_is_journal();
 
+/// `text` as one line for stderr at syslog `priority` (3 is err): with the "<N>" prefix journald
+/// reads as the entry's priority when stderr is a journal stream, bare on a terminal.
+[[nodiscard]] std::string stderr_line(int priority, std::string_view text);
+
 /// Writes out everything queued; call before exit.
 void shutdown_logging();
 

@@ -83,6 +83,13 @@ class listen_fd_names
 
 } // namespace
 
+void notify_failure_status(std::string_view why)
+{
+    notify("STATUS=" + one_line(why));
+    constexpr std::uint64_t barrier_timeout_usec = 1000000;
+    static_cast<void>(::sd_notify_barrier(0, barrier_timeout_usec));
+}
+
 std::optional<adopted_sockets> adopt_listen_sockets(std::string_view plain_name,
                                                     std::string_view tls_name)
 {

@@ -32,6 +32,11 @@ void notify_reloading();
 void notify_watchdog();
 void notify_extend_timeout(std::chrono::microseconds extra);
 
+/// STATUS=`why` for a daemon about to exit on failure, then waits (briefly) until the manager has
+/// read it: a message from a process that has already exited may no longer be attributed to the
+/// service. `systemctl status` keeps showing the last STATUS= of a failed service.
+void notify_failure_status(std::string_view why);
+
 /// The watchdog interval the manager asked for (WATCHDOG_USEC), if any.
 [[nodiscard]] std::optional<std::chrono::microseconds> watchdog_interval();
 
