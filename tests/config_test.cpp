@@ -108,7 +108,8 @@ TEST_F(config_file, out_of_range_integer_is_refused)
 
 TEST_F(config_file, http2_table_is_read)
 {
-    auto const cfg = load("[http2]\nenabled = false\ncleartext = true\nmax_concurrent_streams = 7\n");
+    auto const cfg =
+        load("[http2]\nenabled = false\ncleartext = true\nmax_concurrent_streams = 7\n");
     EXPECT_FALSE(cfg.http2.enabled);
     EXPECT_TRUE(cfg.http2.cleartext);
     EXPECT_EQ(cfg.http2.max_concurrent_streams, 7U);
@@ -134,6 +135,23 @@ TEST_F(config_file, bad_duration_is_refused)
         error_for("[[route]]\npath = \"/\"\nfile = \"hello.html\"\ndelay = \"5 seconds\"\n");
     EXPECT_NE(message.find(where(4)), std::string::npos) << message;
     EXPECT_NE(message.find("route[1].delay: bad duration \"5 seconds\""), std::string::npos)
+        << message;
+}
+
+TEST_F(config_file, idle_exit_is_off_or_at_least_ten_seconds)
+{
+    using namespace std::chrono_literals;
+    EXPECT_EQ(parse_config("", dir_.path() / "c.toml").server.idle_exit, 0ms);
+    auto const parsed = [this](std::string const& value) {
+        return parse_config("[server]\nidle_exit = \"" + value + "\"\n", dir_.path() / "c.toml")
+            .server.idle_exit;
+    };
+    EXPECT_EQ(parsed("15min"), 15min);
+    EXPECT_EQ(parsed("10s"), 10s);
+    EXPECT_EQ(parsed("off"), 0ms);
+    auto const message = error_for("[server]\n\nidle_exit = \"9s\"\n");
+    EXPECT_NE(message.find(where(3)), std::string::npos) << message;
+    EXPECT_NE(message.find("server.idle_exit: must be \"off\" or at least 10s"), std::string::npos)
         << message;
 }
 
@@ -261,6 +279,7 @@ TEST(durations, accepted_forms)
     EXPECT_EQ(parse_duration("250ms"), 250ms);
     EXPECT_EQ(parse_duration("5s"), 5s);
     EXPECT_EQ(parse_duration("2m"), 2min);
+    EXPECT_EQ(parse_duration("15min"), 15min);
     EXPECT_EQ(parse_duration("1h"), 1h);
     EXPECT_EQ(parse_duration("0s"), 0ms);
 }

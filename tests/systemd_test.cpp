@@ -212,6 +212,37 @@ TEST_F(hand_activation, stopping_on_sigterm_and_exit_zero)
     EXPECT_EQ(daemon_->wait_exit(), 0);
 }
 
+TEST_F(hand_activation, idle_exit_leaves_the_socket_to_the_next_instance)
+{
+    // /sleep answers after 11 s: a connection open that long must hold the idle exit off.
+    auto const config =
+        test_config(test_site{.sleep_delay = "11s", .server = R"(idle_exit = "10s")"});
+    start(config);
+    ASSERT_FALSE(notify_->wait_for("READY=1").empty());
+    {
+        http_client client{port_, "127.0.0.1", 20s};
+        auto const started = std::chrono::steady_clock::now();
+        EXPECT_EQ(client.get("/sleep").status, 200U);
+        EXPECT_GE(std::chrono::steady_clock::now() - started, 11s);
+    }
+    auto const closed = std::chrono::steady_clock::now();
+    // STATUS= counts down while nothing is open.
+    EXPECT_FALSE(notify_->wait_for("idle: exiting in", 7s).empty());
+    EXPECT_FALSE(notify_->wait_for("STOPPING=1", 10s).empty()) << "no idle exit";
+    EXPECT_GE(std::chrono::steady_clock::now() - closed, 9500ms);
+    EXPECT_EQ(daemon_->wait_exit(5s), 0);
+    EXPECT_TRUE(daemon_->wait_for_output("no connection for 10s: exiting"));
+
+    // The socket stayed open (here the test holds it, as systemd would): a client that arrives
+    // now waits in its backlog, and the next instance answers it.
+    http_client waiting{port_};
+    waiting.send(request("GET", "/"));
+    start(config);
+    auto const answer = waiting.read_response();
+    EXPECT_EQ(answer.status, 200U);
+    EXPECT_EQ(answer.body, hello_page());
+}
+
 TEST_F(hand_activation, reload_notifies_reloading_then_ready)
 {
     start(test_config());
@@ -244,6 +275,43 @@ TEST_F(hand_activation, watchdog_pings_when_asked)
     for (int ping = 0; ping < 3; ++ping)
         EXPECT_FALSE(notify_->wait_for("WATCHDOG=1", 2s).empty()) << "ping " << ping;
 }
+
+/// Pings stop while one thread stalls (a test hook blocks it for 2 s), and start again after.
+class watchdog_stall : public hand_activation, public ::testing::WithParamInterface<int>
+{
+};
+
+TEST_P(watchdog_stall, pings_stop_while_a_thread_stalls)
+{
+    if (!HELLO_ASYNC_TEST_HOOKS)
+        GTEST_SKIP() << "built without HELLO_ASYNC_TEST_HOOKS";
+    auto const stall_signal = GetParam();
+    // 200 ms: pings every 100 ms. Three I/O threads, so the stalled one (the last) is not 0.
+    start(test_config(test_site{.threads = 3}), {{"WATCHDOG_USEC", "200000"}});
+    ASSERT_FALSE(notify_->wait_for("READY=1").empty());
+    ASSERT_FALSE(notify_->wait_for("WATCHDOG=1", 2s).empty());
+    daemon_->signal(stall_signal);
+    ASSERT_TRUE(daemon_->wait_for_output(stall_signal == SIGUSR1 ? "stalling I/O thread 2"
+                                                                 : "stalling the control thread"));
+    // Pings already on their way may still arrive; then a gap of 500 ms (five ping periods)
+    // must come well before the stall's 2 s are over.
+    auto const stalled = std::chrono::steady_clock::now();
+    bool gap = false;
+    while (!gap && std::chrono::steady_clock::now() - stalled < 1s)
+        gap = notify_->wait_for("WATCHDOG=1", 500ms).empty();
+    EXPECT_TRUE(gap) << "WATCHDOG=1 kept coming while a thread stalled";
+    EXPECT_FALSE(notify_->wait_for("WATCHDOG=1", 3s).empty()) << "no ping after the stall";
+    // The stalled thread serves again.
+    http_client client{port_};
+    EXPECT_EQ(client.get("/").status, 200U);
+}
+
+INSTANTIATE_TEST_SUITE_P(threads,
+                         watchdog_stall,
+                         ::testing::Values(SIGUSR1, SIGUSR2),
+                         [](auto const& param_info) {
+                             return param_info.param == SIGUSR1 ? "io_thread" : "control_thread";
+                         });
 
 TEST_F(hand_activation, no_watchdog_pings_unless_asked)
 {

@@ -256,6 +256,34 @@ inside systemctl restart hello-async
 check "service active after restart" wait_for 10 unit_is hello-async.service active
 stop_load restart
 
+echo "== 5b. idle exit: the daemon leaves, the socket stays, the next clients are answered"
+inside sed -i 's/^idle_exit = "off"$/idle_exit = "10s"/' "$conf"
+check "the packaged config has idle_exit" inside grep -qx 'idle_exit = "10s"' "$conf"
+check "restart with server.idle_exit = 10s" inside systemctl restart hello-async
+check "GET / is 200" answers / 200
+first_pid=$(inside systemctl show -P MainPID hello-async)
+status_counts_down() { inside systemctl show -P StatusText hello-async | grep -q 'idle: exiting in'; }
+check "STATUS= counts down to the idle exit" wait_for 8 status_counts_down
+check "the service exits on its own" wait_for 20 unit_is hello-async.service inactive
+check "with status 0 and result success" test "$(inside systemctl show -P ExecMainStatus hello-async) $(inside systemctl show -P Result hello-async)" = "0 success"
+check "the journal says why" journal_has "no connection for 10s: exiting"
+check "hello-async.socket stays active" unit_is hello-async.socket active
+# A burst at the stopped service: the socket holds every connection until the new instance
+# accepts it.
+burst=()
+for i in $(seq 1 20); do
+    net curl -sS --max-time 10 -o /dev/null -w '%{http_code}\n' http://127.0.0.1:7878/ >"$work/burst.$i" 2>&1 &
+    burst+=($!)
+done
+wait "${burst[@]}"
+check "20 requests at once to the stopped service: all 200" \
+    test "$(cat "$work"/burst.* | grep -cx 200)" = 20
+check "answered by a new instance" \
+    bash -c "[ \"\$(nsenter -t $leader -a systemctl show -P MainPID hello-async)\" != '$first_pid' ]"
+check "hello-async.service active again" unit_is hello-async.service active
+inside cp /var/tmp/original.toml "$conf"
+inside systemctl restart hello-async
+
 echo "== 6. HTTPS"
 # A test CA and certificates made now: no key is ever committed.
 pki=$work/pki

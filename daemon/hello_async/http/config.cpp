@@ -284,6 +284,15 @@ void read_server(table_reader& in, config& cfg, fs::path const& config_dir)
     }
     if (auto redirect = in.boolean("redirect_to_https"))
         cfg.server.redirect_to_https = *redirect;
+    if (auto idle = in.string("idle_exit"); idle && *idle == "off") {
+        cfg.server.idle_exit = std::chrono::milliseconds{0};
+    } else if (auto idle_exit = in.duration("idle_exit")) {
+        if (*idle_exit < idle_exit_min) {
+            in.fail("idle_exit", "must be \"off\" or at least 10s: systemd refuses a sixth "
+                                 "start within 10 s");
+        }
+        cfg.server.idle_exit = *idle_exit;
+    }
     in.reject_unknown();
 }
 
@@ -570,7 +579,7 @@ std::optional<std::chrono::milliseconds> parse_duration(std::string_view text)
         scale = 1;
     } else if (unit == "s") {
         scale = 1000;
-    } else if (unit == "m") {
+    } else if (unit == "m" || unit == "min") {
         scale = std::int64_t{60} * 1000;
     } else if (unit == "h") {
         scale = std::int64_t{60} * 60 * 1000;

@@ -86,7 +86,14 @@ struct server_config
     log_target log{log_target::automatic};
     std::string socket_name{"http"}; ///< FileDescriptorName= of the socket unit
     bool redirect_to_https{false};   ///< plain requests get 308 to the same target over HTTPS
+    /// With sockets passed by systemd: exit 0 after this long with no open connection, leaving
+    /// the sockets to systemd, which starts the daemon again for the next one. 0: never.
+    std::chrono::milliseconds idle_exit{0};
 };
+
+/// The shortest server.idle_exit: systemd refuses a sixth start within 10 s by default, so a
+/// shorter one would let bursts of traffic run into the start limit.
+constexpr std::chrono::seconds idle_exit_min{10};
 
 /// A PEM file named in the config: a path, or a systemd credential ("credential:NAME", read
 /// from $CREDENTIALS_DIRECTORY when the certificates are loaded).
@@ -153,7 +160,7 @@ struct config
 /// Parses config text as if read from `source` (relative paths resolve against its directory).
 [[nodiscard]] config parse_config(std::string_view text, std::filesystem::path const& source);
 
-/// "250ms", "5s", "2m", "1h"; nullopt when malformed.
+/// "250ms", "5s", "2m" (or "2min", as systemd writes it), "1h"; nullopt when malformed.
 [[nodiscard]] std::optional<std::chrono::milliseconds> parse_duration(std::string_view text);
 
 /// "[::]:7878", "127.0.0.1:80", "*:7878"; nullopt when malformed.

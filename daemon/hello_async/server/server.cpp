@@ -15,6 +15,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <csignal>
 #include <cstring>
@@ -86,9 +87,13 @@ net::awaitable<void> accept_loop(std::shared_ptr<tcp::acceptor> acceptor,
             break;
         // The peer's address comes with the accept: no getpeername per connection.
         auto [ec, socket] = co_await acceptor->async_accept(remote, use_tuple);
-        if (!acceptor->is_open() || ec == net::error::operation_aborted)
+        if (ec == net::error::operation_aborted)
             break;
+        // A drain may have closed the acceptor after this accept completed: the client is ours
+        // now, and is served, not dropped (an idle exit promises that no client is lost).
         if (ec) {
+            if (!acceptor->is_open())
+                break;
             if (out_of_resources(ec)) {
                 spdlog::warn("accept: {}; pausing for {}ms", ec.message(), accept_backoff.count());
                 pause.expires_after(accept_backoff);
@@ -98,7 +103,9 @@ net::awaitable<void> accept_loop(std::shared_ptr<tcp::acceptor> acceptor,
         }
         // Several threads may have been waiting in accept when the last slot went: the
         // connection then waits here, unread, as it would have in the backlog.
-        co_await wait_for_a_free_slot(*acceptor, *state, pause);
+        if (acceptor->is_open()) {
+            co_await wait_for_a_free_slot(*acceptor, *state, pause);
+        }
         if (set_no_delay_on_each) {
             boost::system::error_code ignored;
             socket.set_option(tcp::no_delay{true}, ignored);
@@ -117,11 +124,19 @@ std::string describe_listener(int fd)
     return endpoint ? endpoint_text(*endpoint) : "fd " + std::to_string(fd);
 }
 
-net::awaitable<void> ping_watchdog(std::shared_ptr<net::steady_timer> timer,
-                                   std::chrono::milliseconds period)
+std::chrono::steady_clock::rep steady_ticks()
+{
+    return std::chrono::steady_clock::now().time_since_epoch().count();
+}
+
+/// An I/O thread's sign of life for the watchdog: a timestamp its own loop writes every
+/// `period`, which it can do only while it runs handlers.
+net::awaitable<void> beat(std::shared_ptr<net::steady_timer> timer,
+                          std::chrono::milliseconds period,
+                          std::atomic<std::chrono::steady_clock::rep>& last_beat)
 {
     for (;;) {
-        notify_watchdog();
+        last_beat.store(steady_ticks(), std::memory_order_relaxed);
         timer->expires_after(period);
         auto [ec] = co_await timer->async_wait(use_tuple);
         if (ec)
@@ -158,15 +173,15 @@ std::vector<unique_fd> bind_listeners(std::vector<tcp::endpoint> const& listen)
 std::vector<listening_socket> open_listeners(config const& cfg)
 {
     std::vector<listening_socket> out;
-    auto add = [&out](std::vector<unique_fd> fds, bool tls) {
+    auto add = [&out](std::vector<unique_fd> fds, bool tls, bool from_manager = false) {
         for (auto& fd : fds)
-            out.push_back({std::move(fd), tls});
+            out.push_back({std::move(fd), tls, from_manager});
     };
     if (auto adopted = adopt_listen_sockets(cfg.server.socket_name, cfg.tls.socket_name)) {
         for (auto const& other : adopted->ignored)
             spdlog::warn("socket activation: ignoring {}", other);
-        add(std::move(adopted->listeners), false);
-        add(std::move(adopted->tls_listeners), true);
+        add(std::move(adopted->listeners), false, true);
+        add(std::move(adopted->tls_listeners), true, true);
         return out;
     }
     add(bind_listeners(cfg.server.listen), false);
@@ -195,7 +210,9 @@ struct server::worker
     net::steady_timer delays{ioc};
     std::vector<std::shared_ptr<tcp::acceptor>> acceptors;
     std::vector<bool> acceptor_is_tls;
-    std::shared_ptr<net::steady_timer> watchdog;
+    /// Moves `last_beat` while the thread's loop runs; null without a watchdog.
+    std::shared_ptr<net::steady_timer> heartbeat;
+    std::atomic<std::chrono::steady_clock::rep> last_beat{steady_ticks()};
 };
 
 std::string server::status_line() const
@@ -208,6 +225,12 @@ std::string server::status_line() const
            std::to_string(state_->requests_served.load()) + " requests served";
     if (auto const dropped = dropped_log_entries(); dropped > 0)
         out += ", " + std::to_string(dropped) + " log entries dropped";
+    if (auto const countdown = idle_exit_countdown()) {
+        auto const seconds = std::chrono::ceil<std::chrono::seconds>(
+            std::max(*countdown, std::chrono::steady_clock::duration::zero()));
+        out += "; idle: exiting in " + std::to_string(seconds.count()) +
+               "s unless a client connects (server.idle_exit)";
+    }
     if (!last_reload_error_.empty())
         out += "; last reload failed: " + last_reload_error_;
     if (auto const tls = state_->current_tls()) {
@@ -227,8 +250,14 @@ net::awaitable<void> server::watch_signals()
             reload();
             continue;
         }
+#if HELLO_ASYNC_TEST_HOOKS
+        if (signal == SIGUSR1 || signal == SIGUSR2) {
+            stall_for_a_test(signal == SIGUSR1);
+            continue;
+        }
+#endif
         spdlog::info("{}: stopping", signal == SIGINT ? "SIGINT" : "SIGTERM");
-        begin_drain();
+        begin_drain("draining connections");
         // A second SIGTERM or SIGINT during the drain changes nothing: the grace period rules.
     }
 }
@@ -254,6 +283,8 @@ server::server(std::shared_ptr<site const> initial,
     if (threads == 0)
         threads = std::max(1U, std::thread::hardware_concurrency());
     state_ = std::make_shared<server_state>(std::move(initial), threads);
+    sockets_from_manager_ = std::any_of(listeners_.begin(), listeners_.end(),
+                                        [](auto const& l) { return l.from_manager; });
     if (serves_tls() && !tls)
         throw std::logic_error{"a TLS socket without certificates"};
     state_->replace_tls(std::move(tls));
@@ -306,6 +337,10 @@ int server::run()
     signals_.add(SIGINT);
     signals_.add(SIGTERM);
     signals_.add(SIGHUP);
+#if HELLO_ASYNC_TEST_HOOKS
+    signals_.add(SIGUSR1);
+    signals_.add(SIGUSR2);
+#endif
     // sendfile() on a socket the client closed raises SIGPIPE; the error code is enough.
     static_cast<void>(::signal(SIGPIPE, SIG_IGN)); // cannot fail for a valid signal
 
@@ -319,17 +354,7 @@ int server::run()
                           log_task_failure);
         }
     }
-    // The manager restarts us when the I/O loop stalls: ping from an I/O thread, not this one.
-    if (auto const interval = watchdog_interval()) {
-        auto& w = *workers_.front();
-        w.watchdog = std::make_shared<net::steady_timer>(w.ioc);
-        auto const period = std::chrono::duration_cast<std::chrono::milliseconds>(*interval / 2);
-        net::co_spawn(w.ioc, ping_watchdog(w.watchdog, period), log_task_failure);
-    }
-    net::co_spawn(control_, watch_signals(), log_task_failure);
-    net::co_spawn(control_, refresh_status(), log_task_failure);
-    if (serves_tls())
-        net::co_spawn(control_, warn_about_certificates(), log_task_failure);
+    start_control_tasks();
     spdlog::info("listening on{}; {} I/O threads", listening_, workers_.size());
     // The sockets listen and every accept loop is queued: connections from now on are served.
     // READY=1 goes out before the I/O threads start, so it precedes any response.
@@ -359,13 +384,79 @@ int server::run()
     return 0;
 }
 
-void server::begin_drain()
+net::awaitable<void> server::watch_threads(std::chrono::milliseconds period)
+{
+    net::steady_timer timer{control_};
+    // Once the drain begins the manager no longer watches (the service is stopping), and the
+    // I/O threads stop beating so that their loops can run out of work.
+    while (!stopping_) {
+        // A beat is fresh when it came within one ping period: a healthy thread beats twice in
+        // that time, so only a thread that ran no handler for a whole period misses it.
+        auto const oldest_allowed =
+            steady_ticks() - std::chrono::steady_clock::duration{period}.count();
+        bool const all_alive = std::all_of(workers_.begin(), workers_.end(), [&](auto const& w) {
+            return w->last_beat.load(std::memory_order_relaxed) >= oldest_allowed;
+        });
+        // This thread shows its own progress by getting here at all.
+        if (all_alive)
+            notify_watchdog();
+        timer.expires_after(period);
+        auto [ec] = co_await timer.async_wait(use_tuple);
+        if (ec)
+            co_return;
+    }
+}
+
+void server::stall_for_a_test(bool io_thread)
+{
+    constexpr std::chrono::seconds stall{2};
+    if (!io_thread) {
+        spdlog::warn("test hook: stalling the control thread for {}s", stall.count());
+        std::this_thread::sleep_for(stall);
+        return;
+    }
+    // The last thread: the one furthest from thread 0, which alone used to ping.
+    auto const thread = workers_.size() - 1;
+    spdlog::warn("test hook: stalling I/O thread {} for {}s", thread, stall.count());
+    net::post(workers_[thread]->ioc, [stall] { std::this_thread::sleep_for(stall); });
+}
+
+void server::start_watchdog()
+{
+    // The manager restarts us when a thread stalls: each I/O thread beats at a quarter of the
+    // interval, and this thread pings at half of it, only when every beat is fresh.
+    auto const interval = watchdog_interval();
+    if (!interval)
+        return;
+    auto const beat_period = std::chrono::duration_cast<std::chrono::milliseconds>(*interval / 4);
+    for (auto& w : workers_) {
+        w->heartbeat = std::make_shared<net::steady_timer>(w->ioc);
+        net::co_spawn(w->ioc, beat(w->heartbeat, beat_period, w->last_beat), log_task_failure);
+    }
+    net::co_spawn(control_, watch_threads(2 * beat_period), log_task_failure);
+}
+
+void server::start_control_tasks()
+{
+    start_watchdog();
+    net::co_spawn(control_, watch_signals(), log_task_failure);
+    net::co_spawn(control_, refresh_status(), log_task_failure);
+    if (serves_tls())
+        net::co_spawn(control_, warn_about_certificates(), log_task_failure);
+    if (sockets_from_manager_) {
+        net::co_spawn(control_, exit_when_idle(), log_task_failure);
+    } else if (state_->current_site()->cfg.server.idle_exit.count() > 0) {
+        spdlog::warn("server.idle_exit applies to sockets passed by systemd only: ignored");
+    }
+}
+
+void server::begin_drain(std::string_view why)
 {
     if (stopping_)
         return;
     stopping_ = true;
     state_->draining = true;
-    notify_stopping();
+    notify_stopping(why);
     for (std::size_t i = 0; i < workers_.size(); ++i) {
         auto& w = *workers_[i];
         net::post(w.ioc, [this, &w, i] {
@@ -374,8 +465,8 @@ void server::begin_drain()
             // activation), so clients queued in its backlog wait for the next instance.
             for (auto& acceptor : w.acceptors)
                 acceptor->close(ignored);
-            if (w.watchdog)
-                w.watchdog->cancel();
+            if (w.heartbeat)
+                w.heartbeat->cancel();
             for (auto* conn : state_->registry(i)) {
                 // Cancel, not close: a read that has already completed with the next request
                 // still delivers it, and the session answers what was sent before the signal.
@@ -399,6 +490,42 @@ void server::begin_drain()
         for (auto& w : workers_)
             w->ioc.stop();
     });
+}
+
+std::optional<std::chrono::steady_clock::duration> server::idle_exit_countdown() const
+{
+    auto const idle_exit = state_->current_site()->cfg.server.idle_exit;
+    if (!sockets_from_manager_ || idle_exit.count() == 0 ||
+        state_->open_connections.load(std::memory_order_relaxed) > 0)
+        return std::nullopt;
+    auto const all_closed_at = std::chrono::steady_clock::time_point{
+        std::chrono::steady_clock::duration{state_->all_closed_at.load(std::memory_order_relaxed)}};
+    return all_closed_at + idle_exit - std::chrono::steady_clock::now();
+}
+
+net::awaitable<void> server::exit_when_idle()
+{
+    net::steady_timer timer{control_};
+    while (!stopping_) {
+        auto const idle_exit = state_->current_site()->cfg.server.idle_exit;
+        auto const countdown = idle_exit_countdown();
+        if (countdown && countdown->count() <= 0) {
+            spdlog::info("no connection for {}s: exiting (server.idle_exit); the sockets stay "
+                         "with systemd, which starts the daemon again for the next client",
+                         std::chrono::duration_cast<std::chrono::seconds>(idle_exit).count());
+            // Clients accepted meanwhile are answered; those still in the backlog wait there
+            // for the next instance.
+            begin_drain("idle: exiting, the sockets stay with systemd");
+            co_return;
+        }
+        // An idle daemon sleeps until its countdown ends. With connections open (the daemon is
+        // awake anyway) or idle_exit off (a reload may turn it on), it looks again now and then.
+        timer.expires_after(countdown ? *countdown
+                                      : std::chrono::steady_clock::duration{status_period});
+        auto [ec] = co_await timer.async_wait(use_tuple);
+        if (ec)
+            co_return;
+    }
 }
 
 void server::finish_if_done()

@@ -9,18 +9,23 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
 namespace hello_async {
 
-/// A listening socket, and whether its clients speak TLS.
+/// A listening socket, whether its clients speak TLS, and whether systemd passed it (and keeps
+/// it open when the daemon exits).
 struct listening_socket
 {
     unique_fd fd;
     bool tls{false};
+    bool from_manager{false};
 };
 
 /// Binds every address of `listen`; throws std::system_error naming the address that failed.
@@ -60,13 +65,24 @@ class server
   private:
     struct worker;
 
-    void begin_drain();
+    void start_watchdog();
+    void start_control_tasks();
+    /// Blocks an I/O thread (the last) or this control thread for two seconds: how the tests
+    /// make a thread stall for the watchdog to notice (SIGUSR1, SIGUSR2 with test hooks built).
+    void stall_for_a_test(bool io_thread);
+    void begin_drain(std::string_view why);
     void reload();
     void finish_if_done();
     [[nodiscard]] std::string status_line() const;
     boost::asio::awaitable<void> watch_signals();
     boost::asio::awaitable<void> refresh_status();
     boost::asio::awaitable<void> warn_about_certificates();
+    boost::asio::awaitable<void> exit_when_idle();
+    /// Sends WATCHDOG=1 every `period` while every I/O thread has beaten within it.
+    boost::asio::awaitable<void> watch_threads(std::chrono::milliseconds period);
+    /// How long until server.idle_exit ends the daemon; nullopt while a connection is open, or
+    /// when it does not apply (off, or sockets the daemon bound itself).
+    [[nodiscard]] std::optional<std::chrono::steady_clock::duration> idle_exit_countdown() const;
     [[nodiscard]] bool serves_tls() const;
 
     std::shared_ptr<server_state> state_;
@@ -76,6 +92,7 @@ class server
     std::vector<std::thread> threads_;
     std::size_t finished_workers_{0};
     bool stopping_{false};
+    bool sockets_from_manager_{false};
     boost::asio::signal_set signals_{control_};
     boost::asio::steady_timer grace_timer_{control_};
     std::string last_reload_error_;

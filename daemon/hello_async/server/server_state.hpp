@@ -46,6 +46,10 @@ class server_state
     std::atomic<bool> draining{false};
     std::atomic<std::size_t> open_connections{0};
     std::atomic<std::uint64_t> requests_served{0};
+    /// When the last open connection closed (steady_clock ticks), or the server started: what
+    /// server.idle_exit counts from. Written only when the count of open connections drops to 0.
+    std::atomic<std::chrono::steady_clock::rep> all_closed_at{
+        std::chrono::steady_clock::now().time_since_epoch().count()};
     /// Where HTTPS is served (the first TLS socket's port), for redirects; 0 when nowhere.
     std::uint16_t https_port{0};
 

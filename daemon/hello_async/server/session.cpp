@@ -89,7 +89,10 @@ class connection_scope
     ~connection_scope()
     {
         registry_.erase(&conn_);
-        state_.open_connections.fetch_sub(1, std::memory_order_relaxed);
+        if (state_.open_connections.fetch_sub(1, std::memory_order_relaxed) == 1) {
+            state_.all_closed_at.store(steady::now().time_since_epoch().count(),
+                                       std::memory_order_relaxed);
+        }
     }
 
   private:

@@ -142,9 +142,9 @@ void notify_status(std::string_view status)
     notify("STATUS=" + one_line(status));
 }
 
-void notify_stopping()
+void notify_stopping(std::string_view status)
 {
-    notify("STOPPING=1\nSTATUS=draining connections");
+    notify("STOPPING=1\nSTATUS=" + one_line(status));
 }
 
 void notify_reloading()

@@ -27,7 +27,8 @@ struct adopted_sockets
 /// sd_notify wrappers: no-ops when NOTIFY_SOCKET is unset, so the binary runs from a shell alike.
 void notify_ready(std::string_view status);
 void notify_status(std::string_view status);
-void notify_stopping();
+/// STOPPING=1 with `status` as STATUS=.
+void notify_stopping(std::string_view status);
 void notify_reloading();
 void notify_watchdog();
 void notify_extend_timeout(std::chrono::microseconds extra);
