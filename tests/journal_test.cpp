@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <array>
+#include <atomic>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
@@ -52,6 +53,12 @@ class journal : public ::testing::Test
             ASSERT_EQ(::mount("tmpfs", dir, "tmpfs", 0, "mode=0755"), 0) << dir;
         }
         fs::create_directories("/run/systemd/journal");
+        // As the shipped namespace settings: no rate limit, so that what arrives is what the
+        // daemon sent.
+        fs::create_directories("/run/systemd/journald.conf.d");
+        dir_.write("unlimited.conf", "[Journal]\nRateLimitIntervalSec=0\n");
+        fs::copy_file(dir_.path() / "unlimited.conf",
+                      "/run/systemd/journald.conf.d/unlimited.conf");
         journald_ = ::fork();
         if (journald_ == 0) {
             ::execl("/lib/systemd/systemd-journald", "systemd-journald", nullptr);
@@ -270,6 +277,83 @@ TEST_F(journal, a_stopped_journald_never_stalls_requests)
     auto const status = notify.wait_for("log entries dropped", 15s);
     EXPECT_FALSE(status.empty());
     ::kill(journald_, SIGCONT);
+    // The log itself says so too, once per 10 s with drops, with the count as a field.
+    std::vector<json::object> reports;
+    auto const deadline = std::chrono::steady_clock::now() + 20s;
+    while (reports.empty() && std::chrono::steady_clock::now() < deadline) {
+        for (auto& e : entries("-t hello-async PRIORITY=4")) {
+            if (e.contains("DROPPED_ENTRIES"))
+                reports.push_back(std::move(e));
+        }
+        if (reports.empty())
+            std::this_thread::sleep_for(100ms); // journald stores asynchronously
+    }
+    ASSERT_FALSE(reports.empty()) << "no DROPPED_ENTRIES entry";
+    auto const message = field(reports.front(), "MESSAGE");
+    EXPECT_NE(message.find(field(reports.front(), "DROPPED_ENTRIES") +
+                           " request entries dropped in the last 10 s (journald not keeping up)"),
+              std::string::npos)
+        << message;
+    EXPECT_GT(std::stoul(field(reports.front(), "DROPPED_ENTRIES")), 0U);
+}
+
+TEST_F(journal, overflow_wait_holds_requests_until_journald_takes_every_entry)
+{
+    notify_socket notify{dir_.path() / "notify"};
+    start("access_log_overflow = \"wait\"\n",
+          {{"NOTIFY_SOCKET", notify.path()}, {"WATCHDOG_USEC", "400000"}});
+    ASSERT_FALSE(notify.wait_for("READY=1").empty());
+    ::kill(journald_, SIGSTOP);
+    // As many as in the test above: far more than the queue and the socket's buffer hold.
+    constexpr int total = 20000;
+    constexpr int batch = 100;
+    constexpr int per_connection = 1000;
+    std::atomic<int> answered{0};
+    std::thread load{[this, &answered] {
+        std::string burst;
+        for (int i = 0; i < batch; ++i)
+            burst += request("GET", "/");
+        for (int connection = 0; connection < total / per_connection; ++connection) {
+            http_client client{port_, "127.0.0.1", 60s};
+            for (int sent = 0; sent < per_connection; sent += batch) {
+                client.send(burst);
+                for (int i = 0; i < batch; ++i)
+                    answered += client.read_response().status == 200U ? 1 : 0;
+            }
+        }
+    }};
+    // With journald stopped the answers stop: wait until a whole second brings none.
+    int before = -1;
+    auto const deadline = std::chrono::steady_clock::now() + 30s;
+    while (answered.load() != before && std::chrono::steady_clock::now() < deadline) {
+        before = answered.load();
+        std::this_thread::sleep_for(1s); // the condition is the absence of progress over time
+    }
+    EXPECT_LT(answered.load(), total) << "requests went on while journald took nothing";
+    // The I/O thread itself is not blocked: its watchdog heartbeat goes on.
+    notify.drain();
+    EXPECT_FALSE(notify.wait_for("WATCHDOG=1", 2s).empty());
+    ::kill(journald_, SIGCONT);
+    load.join();
+    EXPECT_EQ(answered.load(), total);
+    auto const logged = request_entries(total);
+    EXPECT_EQ(logged.size(), static_cast<std::size_t>(total)) << "entries were lost";
+    // A unix datagram socket holds 10 messages unread: read the pings of the last seconds, or
+    // the daemon's next sd_notify (STOPPING=1) waits for room as systemd's socket would make it.
+    notify.drain();
+    daemon_->signal(SIGTERM);
+    ASSERT_EQ(daemon_->wait_exit(), 0);
+    std::string stop_message;
+    auto const stop_deadline = std::chrono::steady_clock::now() + 10s;
+    while (stop_message.empty() && std::chrono::steady_clock::now() < stop_deadline) {
+        for (auto const& e : entries("-t hello-async")) {
+            if (field(e, "MESSAGE").starts_with("stopped after"))
+                stop_message = field(e, "MESSAGE");
+        }
+        if (stop_message.empty())
+            std::this_thread::sleep_for(50ms); // journald stores asynchronously
+    }
+    EXPECT_NE(stop_message.find("; 0 log entries dropped"), std::string::npos) << stop_message;
 }
 
 } // namespace

@@ -1,5 +1,8 @@
 #include "hello_async/server/journal_writer.hpp"
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <gtest/gtest.h>
 
 #include <array>
@@ -182,6 +185,37 @@ TEST_F(writer_to_fake_journal, a_full_socket_queues_then_drops_the_oldest)
         EXPECT_EQ(received[i], i);
     for (std::size_t i = 0; i < journal_writer::backlog_max; ++i)
         ASSERT_EQ(received[newest_from + i], total - journal_writer::backlog_max + i);
+}
+
+TEST_F(writer_to_fake_journal, keep_all_grows_past_the_bound_and_waiters_resume_once_read)
+{
+    // Nobody reads: fill the socket, then the queue to its bound, keeping every entry.
+    std::size_t submitted = 0;
+    while (writer.has_room()) {
+        writer.submit(numbered_entry(submitted++, 1000), true);
+        poll_now(ioc);
+    }
+    writer.submit(numbered_entry(submitted++, 1000), true); // past the bound: kept, not dropped
+    EXPECT_EQ(dropped.load(), 0U);
+    bool resumed = false;
+    boost::asio::co_spawn(
+        ioc,
+        [&]() -> boost::asio::awaitable<void> {
+            co_await writer.wait_for_room();
+            resumed = true;
+        },
+        boost::asio::detached);
+    poll_now(ioc);
+    EXPECT_FALSE(resumed) << "wait_for_room returned with the queue full";
+    std::size_t received = 0;
+    for (int round = 0; round < 100000 && received < submitted; ++round) {
+        auto const datagram = journal.receive();
+        received += entries_of(datagram).size();
+        poll_now(ioc);
+    }
+    EXPECT_TRUE(resumed);
+    EXPECT_EQ(received, submitted) << "every kept entry arrives";
+    EXPECT_EQ(dropped.load(), 0U);
 }
 
 TEST(journal_writer, no_journal_counts_every_entry_as_dropped)

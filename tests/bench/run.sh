@@ -18,7 +18,8 @@
 #
 # usage: tests/bench/run.sh
 # env: DURATION=10 (seconds per wrk or h2load run), RUNS=3, JOURNALD_CPU (unset: journald is
-#      not pinned), PARTS="plain tls h2" (which parts to run)
+#      not pinned), PARTS="plain journal tls h2" (which parts to run; journal: the request
+#      log's access_log_overflow "drop" against "wait")
 # Needs root (private mount and network namespaces for journald); traffic stays on loopback.
 set -euo pipefail
 
@@ -43,7 +44,7 @@ cmake --build --preset release --target hello-async sleep_clients idle_clients >
 daemon=$top/build/release/daemon/hello-async
 sleep_clients=$top/build/release/tests/bench/sleep_clients
 idle_clients=$top/build/release/tests/bench/idle_clients
-parts=" ${PARTS:-plain tls h2} "
+parts=" ${PARTS:-plain journal tls h2} "
 
 work=$(mktemp -d /tmp/hello-async-bench.XXXXXX)
 # nginx's workers run as www-data: they must be able to read the pages.
@@ -58,7 +59,10 @@ trap cleanup EXIT
 
 # Private journald: nothing reaches the host's journal.
 for d in /run/systemd /run/log /var/log/journal; do mkdir -p "$d"; mount -t tmpfs tmpfs "$d"; done
-mkdir -p /run/systemd/journal
+mkdir -p /run/systemd/journal /run/systemd/journald.conf.d
+# As the package's journal namespace: no rate limit in journald, so that what is measured is
+# journald storing every request entry.
+printf '[Journal]\nRateLimitIntervalSec=0\n' >/run/systemd/journald.conf.d/bench.conf
 # journald runs wherever the scheduler puts it, as on a real host. Left to itself it mostly shares
 # CPU 1 with wrk, so hello-async gets a lighter load than the others; JOURNALD_CPU=0 keeps all
 # the server side's work on CPU 0 instead, as nginx's and lighttpd's own log writing is.
@@ -350,6 +354,42 @@ printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' >"$pki/site.ext"
 ossl x509 -req -in "$pki/site.csr" -CA "$pki/ca.pem" -CAkey "$pki/ca.key" -CAcreateserial \
     -days 2 -extfile "$pki/site.ext" -out "$pki/leaf.pem"
 cat "$pki/leaf.pem" "$pki/ca.pem" >"$pki/chain.pem"
+
+if [[ $parts == *" journal "* ]]; then
+# access_log_overflow: "drop" never lets journald slow the server, "wait" loses no entry and
+# goes at journald's pace. nginx writes its access log file beside it, as the reference.
+servers=(hello-async nginx)
+for overflow in drop wait; do
+    write_configs on
+    sed -i "s/^log_target = \"journal\"\$/&\naccess_log_overflow = \"$overflow\"/" "$work/hello.toml"
+    grep -q "access_log_overflow = \"$overflow\"" "$work/hello.toml"
+    start_servers
+    scenario "$overflow" keepalive / 50
+    scenario "$overflow" pipelined / 50 "$top/tests/bench/pipeline.lua"
+    stop_servers
+    losses[$overflow]=$(log_losses "${server_pid[hello-async]}")
+done
+servers=(hello-async nginx lighttpd)
+printf '\nrequest log to journald: access_log_overflow "drop" and "wait" (median of %s runs of %ss)\n' "$runs" "$duration"
+printf '%-10s %-11s %-12s %10s %9s %14s %9s %18s\n' overflow scenario server req/s us/req journald_us/req vs_nginx dropped
+for overflow in drop wait; do
+    for name in keepalive pipelined; do
+        nginx_cpu=${result[$overflow,$name,nginx,4]}
+        for s in hello-async nginx; do
+            cpu=${result[$overflow,$name,$s,4]}
+            jcpu=-
+            dropped=-
+            if [ "$s" = hello-async ]; then
+                jcpu=$(printf '%.2f' "${result[$overflow,$name,$s,5]}")
+                dropped=${losses[$overflow]:-unknown}
+            fi
+            printf '%-10s %-11s %-12s %10.0f %9.2f %14s %9.2f %18s\n' "$overflow" "$name" "$s" \
+                "${result[$overflow,$name,$s,1]}" "$cpu" "$jcpu" \
+                "$(awk -v a="$cpu" -v b="$nginx_cpu" 'BEGIN { print a / b }')" "$dropped"
+        done
+    done
+done
+fi
 
 if [[ $parts == *" tls "* ]]; then
 # ---- HTTPS: hello-async and nginx with the same certificate, TLS 1.3, logging off ----

@@ -112,7 +112,8 @@ wait_for() {
 http_get() { net curl -sS --max-time 10 -o "$work/body" -w '%{http_code}' "http://127.0.0.1:7878$1"; }
 answers() { [ "$(http_get "$1")" = "$2" ]; }
 unit_is() { [ "$(inside systemctl is-active "$1" || true)" = "$2" ]; }
-journal_has() { inside journalctl -u hello-async -o cat --no-pager "${@:2}" | grep -qF "$1"; }
+# The daemon logs into its own journal namespace (LogNamespace=hello-async).
+journal_has() { inside journalctl --namespace=hello-async -u hello-async -o cat --no-pager "${@:2}" | grep -qF "$1"; }
 port_open() { net curl -s --max-time 2 -o /dev/null http://127.0.0.1:7878/; }
 
 echo "== 0. package file"
@@ -171,7 +172,12 @@ check "journal has GET /sleep HTTP/1.1" wait_for 5 journal_has "GET /sleep HTTP/
 check "journal has GET /nope HTTP/1.1" wait_for 5 journal_has "GET /nope HTTP/1.1 404"
 check "HTTP_STATUS=404 finds /nope" journal_has "GET /nope HTTP/1.1" HTTP_STATUS=404
 check "HTTP_STATUS=404 finds nothing else" \
-    test "$(inside journalctl -u hello-async -o cat --no-pager HTTP_STATUS=404 | wc -l)" = 1
+    test "$(inside journalctl --namespace=hello-async -u hello-async -o cat --no-pager HTTP_STATUS=404 | wc -l)" = 1
+check "request entries stay out of the system journal" \
+    test "$(inside journalctl -u hello-async -o cat --no-pager HTTP_STATUS=404 | wc -l)" = 0
+check "the namespace has its own journald" unit_is systemd-journald@hello-async.service active
+check "the namespace's vendor settings are in effect" bash -c \
+    "nsenter -t $leader -a systemd-analyze cat-config systemd/journald@hello-async.conf | grep -qx 'SystemMaxUse=1G'"
 
 echo "== 4. reload"
 conf=/etc/hello-async/hello-async.toml
@@ -257,9 +263,14 @@ check "service active after restart" wait_for 10 unit_is hello-async.service act
 stop_load restart
 
 echo "== 5b. idle exit: the daemon leaves, the socket stays, the next clients are answered"
-inside sed -i 's/^idle_exit = "off"$/idle_exit = "10s"/' "$conf"
-check "the packaged config has idle_exit" inside grep -qx 'idle_exit = "10s"' "$conf"
-check "restart with server.idle_exit = 10s" inside systemctl restart hello-async
+# Through a drop-in, as an administrator keeps local settings across upgrades.
+inside sh -c "printf '\n\n[[route]]\npath = \"/\"\nfile = \"hello.html\"\n' >/etc/hello-async/conf.d/dup.toml"
+dup_report=$(inside hello-async --check-config 2>&1 || true)
+check "a route repeated in a drop-in names both files and lines" grep -qE \
+    '^/etc/hello-async/conf.d/dup.toml:4:[0-9]+: route\[3\]\.path: duplicate route "/", first at /etc/hello-async/hello-async.toml:[0-9]+:[0-9]+: route\[1\]\.path$' <<<"$dup_report"
+inside sh -c "printf '[server]\nidle_exit = \"10s\"\n' >/etc/hello-async/conf.d/idle.toml && rm /etc/hello-async/conf.d/dup.toml"
+check "--check-config passes with the drop-in" inside hello-async --check-config
+check "restart with server.idle_exit = 10s from conf.d/idle.toml" inside systemctl restart hello-async
 check "GET / is 200" answers / 200
 first_pid=$(inside systemctl show -P MainPID hello-async)
 status_counts_down() { inside systemctl show -P StatusText hello-async | grep -q 'idle: exiting in'; }
@@ -281,7 +292,7 @@ check "20 requests at once to the stopped service: all 200" \
 check "answered by a new instance" \
     bash -c "[ \"\$(nsenter -t $leader -a systemctl show -P MainPID hello-async)\" != '$first_pid' ]"
 check "hello-async.service active again" unit_is hello-async.service active
-inside cp /var/tmp/original.toml "$conf"
+inside rm /etc/hello-async/conf.d/idle.toml
 inside systemctl restart hello-async
 
 echo "== 6. HTTPS"
@@ -375,6 +386,18 @@ check "new connections get the renewed credential certificate" \
 stop_load "the credential restart"
 check "plain HTTP on the HTTPS port gets 400" bash -c \
     "nsenter -t $leader -n curl -s --max-time 5 http://127.0.0.1:7443/ | grep -q 'This port expects HTTPS'"
+
+echo "== 6b. back to the system journal with a drop-in, as the README says"
+inside mkdir -p /etc/systemd/system/hello-async.service.d
+inside sh -c "printf '[Service]\nLogNamespace=\n' > /etc/systemd/system/hello-async.service.d/journal.conf"
+inside systemctl daemon-reload
+check "restart without the namespace" inside systemctl restart hello-async
+check "GET /system-journal is 404" answers /system-journal 404
+check "its entry is in the system journal" wait_for 5 bash -c \
+    "nsenter -t $leader -a journalctl -u hello-async -o cat --no-pager HTTP_STATUS=404 | grep -qF 'GET /system-journal HTTP/1.1 404'"
+inside rm /etc/systemd/system/hello-async.service.d/journal.conf
+inside systemctl daemon-reload
+inside systemctl restart hello-async
 
 echo "== 7. hardening"
 exposure=$(inside systemd-analyze security hello-async.service --no-pager |

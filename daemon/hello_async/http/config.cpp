@@ -23,13 +23,33 @@ namespace {
 namespace fs = std::filesystem;
 namespace ip = boost::asio::ip;
 
+/// "route[2].path" -> "route.path": the key, whichever entry of an array of tables it is in.
+std::string without_indices(std::string path)
+{
+    for (auto open = path.find('['); open != std::string::npos; open = path.find('[', open)) {
+        auto const close = path.find(']', open);
+        if (close == std::string::npos)
+            break;
+        path.erase(open, close - open + 1);
+    }
+    return path;
+}
+
 /// Builds "FILE:LINE:COLUMN: KEY: problem" messages for one config file.
 class diagnostics
 {
   public:
-    explicit diagnostics(fs::path source)
+    /// `keys_asked`, when given, collects every key the loader looks for (config_keys_read).
+    explicit diagnostics(fs::path source, std::set<std::string>* keys_asked = nullptr)
         : source_{std::move(source)}
+        , keys_asked_{keys_asked}
     {}
+
+    void asked_for(std::string const& key_path) const
+    {
+        if (keys_asked_ != nullptr)
+            keys_asked_->insert(without_indices(key_path));
+    }
 
     [[noreturn]] void
     fail(toml::source_region const& where, std::string_view key, std::string_view problem) const
@@ -37,11 +57,12 @@ class diagnostics
         throw config_error{origin(where, key) + ": " + std::string{problem}};
     }
 
-    /// "FILE:LINE:COLUMN: KEY", the start of every message about that key.
+    /// "FILE:LINE:COLUMN: KEY", the start of every message about that key. FILE is the one the
+    /// key was read from: the main file or a drop-in merged into it.
     [[nodiscard]] std::string origin(toml::source_region const& where, std::string_view key) const
     {
         std::ostringstream out;
-        out << source_.string() << ':' << where.begin.line;
+        out << (where.path ? *where.path : source_.string()) << ':' << where.begin.line;
         if (where.begin.column != 0)
             out << ':' << where.begin.column;
         out << ": " << key;
@@ -52,6 +73,7 @@ class diagnostics
 
   private:
     fs::path source_;
+    std::set<std::string>* keys_asked_;
 };
 
 /// "a string", "an integer", ...: what a config error says it found.
@@ -97,6 +119,7 @@ class table_reader
 
     [[nodiscard]] toml::node const* find(std::string_view key)
     {
+        diag_.asked_for(key_path(key));
         seen_.emplace(key);
         return table_.get(key);
     }
@@ -284,6 +307,15 @@ void read_server(table_reader& in, config& cfg, fs::path const& config_dir)
     }
     if (auto redirect = in.boolean("redirect_to_https"))
         cfg.server.redirect_to_https = *redirect;
+    if (auto overflow = in.string("access_log_overflow")) {
+        if (*overflow == "drop") {
+            cfg.server.access_log_overflow = log_overflow::drop;
+        } else if (*overflow == "wait") {
+            cfg.server.access_log_overflow = log_overflow::wait;
+        } else {
+            in.fail("access_log_overflow", R"(expected "drop" or "wait")");
+        }
+    }
     if (auto idle = in.string("idle_exit"); idle && *idle == "off") {
         cfg.server.idle_exit = std::chrono::milliseconds{0};
     } else if (auto idle_exit = in.duration("idle_exit")) {
@@ -625,16 +657,101 @@ std::optional<ip::tcp::endpoint> parse_listen_address(std::string_view text)
     return ip::tcp::endpoint{address, static_cast<unsigned short>(port)};
 }
 
+namespace {
+
+toml::table parse_document(std::string_view text, fs::path const& source)
+{
+    try {
+        return toml::parse(text, source.string());
+    } catch (toml::parse_error const& e) {
+        diagnostics{source}.fail(e.source(), "syntax", e.description());
+    }
+}
+
+std::string read_whole_file(fs::path const& path)
+{
+    std::ifstream in{path, std::ios::binary};
+    if (!in)
+        throw config_error{path.string() + ": cannot open: " + errno_text(errno)};
+    std::ostringstream text;
+    text << in.rdbuf();
+    if (in.bad())
+        throw config_error{path.string() + ": cannot read: " + errno_text(errno)};
+    return text.str();
+}
+
+/// Arrays of tables a drop-in adds to; every other key it sets replaces the main file's.
+bool appends(std::string_view table, std::string_view key)
+{
+    return (table.empty() && (key == "route" || key == "static")) ||
+           (table == "tls" && key == "certificate");
+}
+
+/// A table that the main file and a drop-in both have: its keys merge one by one.
+struct shared_table
+{
+    std::string name;
+    toml::table* into;
+    toml::table* addition;
+};
+
+/// Moves the keys of `addition` into `into`, the table named `table` ("" for the top level):
+/// entries of its arrays of tables are appended, other keys replace those of `into`. At the
+/// top level, a table both have is returned instead, for its keys to be merged the same way.
+std::vector<shared_table>
+merge_keys(toml::table& into, toml::table& addition, std::string_view table)
+{
+    std::vector<shared_table> shared;
+    for (auto&& [key, node] : addition) {
+        std::string name{key.str()};
+        auto* existing = into.get(name);
+        if (existing != nullptr && appends(table, name) && existing->is_array() && node.is_array())
+        {
+            for (auto& element : *node.as_array())
+                existing->as_array()->push_back(std::move(element));
+            continue;
+        }
+        if (existing != nullptr && table.empty() && existing->is_table() && node.is_table()) {
+            shared.push_back({std::move(name), existing->as_table(), node.as_table()});
+            continue;
+        }
+        into.insert_or_assign(key, std::move(node)); // the key keeps its file and line
+    }
+    return shared;
+}
+
+/// Merges a drop-in into the document read so far. Each node keeps its file and line, which
+/// is how an error names the drop-in.
+void merge_drop_in(toml::table& document, toml::table& drop_in)
+{
+    // [server], [tls], [limits]...: one level down, keys replace keys and [[tls.certificate]]
+    // appends; a table inside those (there is none) would be replaced whole.
+    for (auto const& table : merge_keys(document, drop_in, ""))
+        static_cast<void>(merge_keys(*table.into, *table.addition, table.name));
+}
+
+/// The config a document (the main file, drop-ins merged) describes; `source` is the main file.
+config build_config(toml::table const& document,
+                    fs::path const& source,
+                    std::set<std::string>* keys_asked = nullptr);
+
+/// load_config(), collecting the keys looked for in `keys_asked` when given.
+config load_with_drop_ins(fs::path const& path, std::set<std::string>* keys_asked);
+
+} // namespace
+
 config parse_config(std::string_view text, fs::path const& source)
 {
-    diagnostics const diag{source};
-    toml::table document;
-    try {
-        document = toml::parse(text, source.string());
-    } catch (toml::parse_error const& e) {
-        diag.fail(e.source(), "syntax", e.description());
-    }
+    auto document = parse_document(text, source);
+    return build_config(document, source);
+}
 
+namespace {
+
+config
+build_config(toml::table const& document, fs::path const& source, std::set<std::string>* keys_asked)
+{
+    diagnostics const diag{source, keys_asked};
     config cfg;
     cfg.source = fs::absolute(source).lexically_normal();
     auto const config_dir = cfg.source.parent_path();
@@ -674,20 +791,32 @@ config parse_config(std::string_view text, fs::path const& source)
         table_reader in{diag, *lim, "limits"};
         read_limits(in, cfg.limits);
     }
+    // Where each route and prefix was first given: a duplicate, perhaps in another file, names
+    // both places.
+    std::vector<std::string> route_origins;
     for_each_table_in(diag, top, "route", [&](table_reader& in) {
         auto route = read_route(in, cfg.server.root);
-        bool const duplicate = std::any_of(cfg.routes.begin(), cfg.routes.end(),
-                                           [&](auto const& r) { return r.path == route.path; });
-        if (duplicate)
-            in.fail("path", "duplicate route \"" + route.path + "\"");
+        auto const first = std::find_if(cfg.routes.begin(), cfg.routes.end(),
+                                        [&](auto const& r) { return r.path == route.path; });
+        if (first != cfg.routes.end()) {
+            in.fail("path",
+                    "duplicate route \"" + route.path + "\", first at " +
+                        route_origins[static_cast<std::size_t>(first - cfg.routes.begin())]);
+        }
+        route_origins.push_back(in.origin("path"));
         cfg.routes.push_back(std::move(route));
     });
+    std::vector<std::string> static_origins;
     for_each_table_in(diag, top, "static", [&](table_reader& in) {
         auto st = read_static(in, config_dir);
-        bool const duplicate = std::any_of(cfg.statics.begin(), cfg.statics.end(),
-                                           [&](auto const& s) { return s.prefix == st.prefix; });
-        if (duplicate)
-            in.fail("prefix", "duplicate static prefix \"" + st.prefix + "\"");
+        auto const first = std::find_if(cfg.statics.begin(), cfg.statics.end(),
+                                        [&](auto const& s) { return s.prefix == st.prefix; });
+        if (first != cfg.statics.end()) {
+            in.fail("prefix",
+                    "duplicate static prefix \"" + st.prefix + "\", first at " +
+                        static_origins[static_cast<std::size_t>(first - cfg.statics.begin())]);
+        }
+        static_origins.push_back(in.origin("prefix"));
         cfg.statics.push_back(std::move(st));
     });
     if (auto const* errors = top.subtable("errors"))
@@ -696,16 +825,52 @@ config parse_config(std::string_view text, fs::path const& source)
     return cfg;
 }
 
+} // namespace
+
+std::set<std::string> config_keys_read(fs::path const& path)
+{
+    std::set<std::string> keys;
+    static_cast<void>(load_with_drop_ins(path, &keys));
+    return keys;
+}
+
+std::vector<fs::path> drop_ins_for(fs::path const& path)
+{
+    auto const dir = fs::absolute(path).lexically_normal().parent_path() / drop_in_dir_name;
+    std::vector<fs::path> found;
+    std::error_code ec;
+    fs::directory_iterator entries{dir, ec};
+    if (ec == std::errc::no_such_file_or_directory)
+        return found;
+    if (ec)
+        throw config_error{dir.string() + ": cannot read the drop-in directory: " + ec.message()};
+    for (auto const& entry : entries) {
+        auto const name = entry.path().filename().string();
+        // Editors' and dpkg's leftovers (x.toml~, x.toml.dpkg-old, .x.toml.swp) stay out.
+        if (name.ends_with(".toml") && !name.starts_with("."))
+            found.push_back(entry.path());
+    }
+    std::sort(found.begin(), found.end());
+    return found;
+}
+
 config load_config(fs::path const& path)
 {
-    std::ifstream in{path, std::ios::binary};
-    if (!in)
-        throw config_error{path.string() + ": cannot open: " + errno_text(errno)};
-    std::ostringstream text;
-    text << in.rdbuf();
-    if (in.bad())
-        throw config_error{path.string() + ": cannot read: " + errno_text(errno)};
-    return parse_config(text.str(), path);
+    return load_with_drop_ins(path, nullptr);
 }
+
+namespace {
+
+config load_with_drop_ins(fs::path const& path, std::set<std::string>* keys_asked)
+{
+    auto document = parse_document(read_whole_file(path), path);
+    for (auto const& drop_in : drop_ins_for(path)) {
+        auto addition = parse_document(read_whole_file(drop_in), drop_in);
+        merge_drop_in(document, addition);
+    }
+    return build_config(document, path, keys_asked);
+}
+
+} // namespace
 
 } // namespace hello_async

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <map>
 #include <optional>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -73,6 +74,13 @@ enum class log_target
 /// "auto", "journal" or "stderr", as the config file and the command line spell them.
 [[nodiscard]] std::optional<log_target> parse_log_target(std::string_view word);
 
+/// What happens to a request entry when journald falls behind and the thread's queue is full.
+enum class log_overflow
+{
+    drop, ///< the oldest queued entry makes way (counted): journald never slows the server
+    wait, ///< the connection waits for room: no entry is lost, requests go at journald's pace
+};
+
 /// The port served when the config names no listen address, as the shipped socket unit does.
 constexpr unsigned short default_port = 7878;
 
@@ -89,6 +97,7 @@ struct server_config
     /// With sockets passed by systemd: exit 0 after this long with no open connection, leaving
     /// the sockets to systemd, which starts the daemon again for the next one. 0: never.
     std::chrono::milliseconds idle_exit{0};
+    log_overflow access_log_overflow{log_overflow::drop};
 };
 
 /// The shortest server.idle_exit: systemd refuses a sixth start within 10 s by default, so a
@@ -154,7 +163,22 @@ struct config
 /// threads).
 [[nodiscard]] std::string errno_text(int error);
 
-/// Reads and validates a config file; throws config_error naming file, line and key.
+/// Loads `path` as load_config() does and returns every key the loader looked for, present or
+/// not, as "table.key" ("route.path" for a key of any [[route]]): with every table present in
+/// the file, the keys the loader accepts. For the test that holds the reference to them.
+[[nodiscard]] std::set<std::string> config_keys_read(std::filesystem::path const& path);
+
+/// The directory of drop-ins beside the main config file.
+constexpr std::string_view drop_in_dir_name = "conf.d";
+
+/// The drop-ins of the config file `path`: every *.toml in conf.d/ beside it, in lexical order;
+/// none when there is no such directory.
+[[nodiscard]] std::vector<std::filesystem::path> drop_ins_for(std::filesystem::path const& path);
+
+/// Reads and validates a config file and its drop-ins, merged in lexical order after it: their
+/// [[route]], [[static]] and [[tls.certificate]] entries are appended, keys of the other tables
+/// replace the main file's. Relative paths resolve as in the main file. Throws config_error
+/// naming file, line and key.
 [[nodiscard]] config load_config(std::filesystem::path const& path);
 
 /// Parses config text as if read from `source` (relative paths resolve against its directory).

@@ -6,8 +6,8 @@
 
 namespace hello_async {
 
-/// Every timeout and size cap of the daemon, with its default. config/hello-async.toml lists the
-/// same defaults in its [limits] table, and a test keeps the two in agreement.
+/// Every timeout and size cap of the daemon, with its default: the one place defaults live.
+/// hello-async.toml(5) states each, and a test keeps the page in agreement.
 struct limits
 {
     /// The whole request head must arrive within this time once its first byte has (slowloris).

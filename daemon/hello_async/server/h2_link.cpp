@@ -96,8 +96,9 @@ class h2_link final : public h2_handler,
     std::string out_; ///< frames pulled from the session, not yet all written
     std::size_t sent_{0};
     bool write_wait_armed_{false};
-    bool failed_{false};      ///< a write failed: the connection is over
-    bool goaway_sent_{false}; ///< the drain's GOAWAY
+    bool failed_{false};          ///< a write failed: the connection is over
+    bool goaway_sent_{false};     ///< the drain's GOAWAY
+    bool log_room_wanted_{false}; ///< a stream was logged with access_log_overflow = "wait"
     steady::time_point last_activity_;
     steady::time_point write_progress_{};
     std::string_view deadline_reason_{"keepalive_timeout"}; ///< the limit conn_.deadline is
@@ -177,7 +178,10 @@ void h2_link::on_close(h2_stream& stream, std::uint32_t /*error_code*/)
         entry.tls_cipher = facts.cipher;
         entry.tls_sni = facts.sni;
     }
-    log_access(entry);
+    auto const overflow = stream.answered_by->cfg.server.access_log_overflow;
+    log_access(entry, overflow);
+    if (overflow == log_overflow::wait)
+        log_room_wanted_ = true;
 }
 
 read_status h2_link::read_now(std::span<char> into, std::size_t& got)
@@ -336,6 +340,11 @@ net::awaitable<bool> h2_link::run(std::string already_read)
     pump();
     thread_local std::array<char, read_bytes> scratch{};
     while (more && !failed_ && conn_.socket.is_open()) {
+        if (log_room_wanted_) {
+            // access_log_overflow = "wait": no new streams until journald has taken entries.
+            log_room_wanted_ = false;
+            co_await access_log_room();
+        }
         if (state_->draining.load(std::memory_order_relaxed) && !goaway_sent_) {
             goaway_sent_ = true;
             session_.shut_down();

@@ -2,7 +2,9 @@
 
 #include "hello_async/http/string_writer.hpp"
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
 
 #include <algorithm>
 #include <array>
@@ -62,6 +64,7 @@ journal_writer::journal_writer(net::io_context& ioc,
     , dropped_{dropped}
     , socket_{ioc}
     , batch_timer_{ioc}
+    , room_{ioc, std::chrono::steady_clock::time_point::max()}
     , datagram_limit_{datagram_bytes}
 {
     connect();
@@ -98,9 +101,9 @@ void journal_writer::connect()
         ::close(fd);
 }
 
-void journal_writer::submit(std::string_view entry)
+void journal_writer::submit(std::string_view entry, bool keep_all)
 {
-    if (queued() >= backlog_max) {
+    if (!keep_all && queued() >= backlog_max) {
         drop_queued(1);
         compact();
     }
@@ -198,6 +201,20 @@ void journal_writer::send_pending()
         drop_queued(queued());
     }
     compact();
+    wake_waiters_if_room();
+}
+
+void journal_writer::wake_waiters_if_room()
+{
+    if (has_room())
+        room_.cancel();
+}
+
+net::awaitable<void> journal_writer::wait_for_room()
+{
+    // The timer's expiry stays at the end of time: setting it would cancel the other waiters.
+    while (!has_room())
+        static_cast<void>(co_await room_.async_wait(net::as_tuple(net::use_awaitable)));
 }
 
 void journal_writer::wait_for_socket()

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -35,9 +36,11 @@ void append_journal_entry(std::string& out, std::initializer_list<journal_field>
 /// and journald's of receiving one and looking its sender up, is then shared by a whole batch.
 /// The socket is non-blocking and no other thread of ours is involved.
 ///
-/// A slow, rate-limiting or stopped journald never slows the server down. While
-/// journald's socket is full, up to `backlog_max` entries wait for room; past that the oldest
-/// is dropped for each new one, and drops are counted.
+/// While journald's socket is full, up to `backlog_max` entries wait for room. Past that, as
+/// the caller chooses: the oldest is dropped for each new one (counted), so that a slow,
+/// rate-limiting or stopped journald never slows the server down; or the entry is kept and the
+/// caller's coroutine waits in wait_for_room() before it submits more, so that nothing is lost
+/// and requests go at journald's pace. The thread's loop runs on either way.
 class journal_writer
 {
   public:
@@ -58,8 +61,17 @@ class journal_writer
     ~journal_writer();
 
     /// Queues one entry for the next batch: native-protocol fields, each ending in a newline
-    /// (as append_journal_entry makes them), with no empty line.
-    void submit(std::string_view entry);
+    /// (as append_journal_entry makes them), with no empty line. With the queue full the
+    /// oldest entry makes way, unless `keep_all`: then the queue grows past its bound, and the
+    /// caller waits in wait_for_room() before its next entry.
+    void submit(std::string_view entry, bool keep_all = false);
+
+    /// False while `backlog_max` entries or more wait for journald.
+    [[nodiscard]] bool has_room() const { return queued() < backlog_max; }
+
+    /// Returns once the queue is below its bound: journald took entries, or went away (its
+    /// entries then count as dropped).
+    boost::asio::awaitable<void> wait_for_room();
 
     /// Memory held for entries not yet sent; bounded by `backlog_max` entries, whatever journald
     /// does.
@@ -74,6 +86,7 @@ class journal_writer
     void wait_for_socket();
     void drop_queued(std::size_t count);
     void compact();
+    void wake_waiters_if_room();
     [[nodiscard]] std::size_t queued() const { return ends_.size() - first_; }
     [[nodiscard]] std::size_t start_of(std::size_t index) const
     {
@@ -92,6 +105,8 @@ class journal_writer
     bool send_scheduled_{false};
     bool waiting_for_socket_{false};
     boost::asio::steady_timer batch_timer_;
+    /// Never expires: cancelled to wake the coroutines in wait_for_room().
+    boost::asio::steady_timer room_;
     bool batch_timer_armed_{false};
     std::chrono::steady_clock::time_point next_connect_{};
     /// Lowered if the socket's send buffer turns out too small for a full datagram.

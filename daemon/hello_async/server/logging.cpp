@@ -176,7 +176,7 @@ thread_access_log::~thread_access_log()
     this_thread_journal = nullptr;
 }
 
-void log_access(access_entry const& entry)
+void log_access(access_entry const& entry, log_overflow overflow)
 {
     // One buffer each per thread, not per connection or request.
     thread_local std::string line;
@@ -189,7 +189,34 @@ void log_access(access_entry const& entry)
     }
     journal_entry.clear();
     append_access_journal_entry(journal_entry, entry, line);
-    this_thread_journal->submit(journal_entry);
+    this_thread_journal->submit(journal_entry, overflow == log_overflow::wait);
+}
+
+void log_dropped_entries(std::size_t count, std::chrono::seconds interval)
+{
+    auto const message = std::to_string(count) + " request entries dropped in the last " +
+                         std::to_string(interval.count()) + " s (journald not keeping up)";
+    if (this_thread_journal == nullptr) {
+        spdlog::warn("{}", message);
+        return;
+    }
+    constexpr std::uint64_t priority_warning = 4;
+    decimal const priority{priority_warning};
+    decimal const dropped{count};
+    std::string entry;
+    append_journal_entry(entry, {{"MESSAGE", message},
+                                 {"SYSLOG_IDENTIFIER", identifier},
+                                 {"PRIORITY", priority.text()},
+                                 {"DROPPED_ENTRIES", dropped.text()}});
+    // One entry per interval: it may wait for room past the queue's bound.
+    this_thread_journal->submit(entry, true);
+}
+
+boost::asio::awaitable<void> access_log_room()
+{
+    if (this_thread_journal != nullptr && !this_thread_journal->has_room()) {
+        co_await this_thread_journal->wait_for_room();
+    }
 }
 
 std::size_t dropped_log_entries()

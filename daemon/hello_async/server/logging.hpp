@@ -3,6 +3,7 @@
 #include "hello_async/http/access_entry.hpp"
 #include "hello_async/http/config.hpp"
 
+#include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <spdlog/spdlog.h>
 
@@ -63,8 +64,14 @@ struct log_failure
     }
 };
 
-/// Logs one answered request from an I/O thread.
-void log_access(access_entry const& entry);
+/// Logs one answered request from an I/O thread. With log_overflow::wait a full journal queue
+/// keeps the entry, and the caller then waits in access_log_room() before its next request.
+void log_access(access_entry const& entry, log_overflow overflow = log_overflow::drop);
+
+/// Returns once this thread's journal queue has room again (at once when it has, or when
+/// request lines do not go to the journal). Suspends the calling coroutine only: the thread
+/// goes on serving other connections and sending the queue to journald.
+boost::asio::awaitable<void> access_log_room();
 
 /// Appends `entry` as one journal entry in the native protocol: MESSAGE is `line` (as
 /// format_access_entry made it), then SYSLOG_IDENTIFIER, PRIORITY by status class, and the
@@ -72,6 +79,11 @@ void log_access(access_entry const& entry);
 void append_access_journal_entry(std::string& out,
                                  access_entry const& entry,
                                  std::string_view line);
+
+/// Says that `count` entries were dropped in the last `interval`: a warning, with the count in
+/// the field DROPPED_ENTRIES in the journal. Sent from a thread with a thread_access_log, so
+/// that a journald too slow for the request lines cannot stall the thread with this one.
+void log_dropped_entries(std::size_t count, std::chrono::seconds interval);
 
 /// Entries lost so far: dropped because the queue was full, or refused by the sink.
 [[nodiscard]] std::size_t dropped_log_entries();

@@ -40,6 +40,8 @@ constexpr std::chrono::milliseconds accept_backoff{100};
 constexpr std::chrono::milliseconds limit_poll{10};
 /// How often STATUS= is refreshed with live counters.
 constexpr std::chrono::seconds status_period{5};
+/// How often dropped log entries are reported, when there were any.
+constexpr std::chrono::seconds dropped_report_period{10};
 /// How often a certificate near or past its end is named in the journal again.
 constexpr std::chrono::hours certificate_warning_period{1};
 
@@ -133,9 +135,12 @@ std::chrono::steady_clock::rep steady_ticks()
 /// `period`, which it can do only while it runs handlers.
 net::awaitable<void> beat(std::shared_ptr<net::steady_timer> timer,
                           std::chrono::milliseconds period,
-                          std::atomic<std::chrono::steady_clock::rep>& last_beat)
+                          std::atomic<std::chrono::steady_clock::rep>& last_beat,
+                          std::shared_ptr<server_state const> state)
 {
-    for (;;) {
+    // The drain's cancel misses a wait that has completed but not yet resumed this coroutine:
+    // the flag, set before the cancel is posted, ends the loop then.
+    while (!state->draining.load(std::memory_order_relaxed)) {
         last_beat.store(steady_ticks(), std::memory_order_relaxed);
         timer->expires_after(period);
         auto [ec] = co_await timer->async_wait(use_tuple);
@@ -262,6 +267,22 @@ net::awaitable<void> server::watch_signals()
     }
 }
 
+net::awaitable<void> server::report_dropped_entries()
+{
+    net::steady_timer timer{control_};
+    auto reported = dropped_log_entries();
+    while (!stopping_) {
+        timer.expires_after(dropped_report_period);
+        auto [ec] = co_await timer.async_wait(use_tuple);
+        if (ec || stopping_)
+            co_return;
+        auto const dropped = dropped_log_entries();
+        if (dropped > reported)
+            log_dropped_entries(dropped - reported, dropped_report_period);
+        reported = dropped;
+    }
+}
+
 net::awaitable<void> server::refresh_status()
 {
     net::steady_timer timer{control_};
@@ -375,7 +396,12 @@ int server::run()
         });
     }
 
-    control_.run();
+    {
+        // The control thread's own entries (the dropped-entries report) go to the journal as
+        // the request lines do: non-blocking, however slow journald is.
+        thread_access_log const control_log{control_};
+        control_.run();
+    }
     for (auto& t : threads_)
         t.join();
     threads_.clear();
@@ -431,7 +457,8 @@ void server::start_watchdog()
     auto const beat_period = std::chrono::duration_cast<std::chrono::milliseconds>(*interval / 4);
     for (auto& w : workers_) {
         w->heartbeat = std::make_shared<net::steady_timer>(w->ioc);
-        net::co_spawn(w->ioc, beat(w->heartbeat, beat_period, w->last_beat), log_task_failure);
+        net::co_spawn(w->ioc, beat(w->heartbeat, beat_period, w->last_beat, state_),
+                      log_task_failure);
     }
     net::co_spawn(control_, watch_threads(2 * beat_period), log_task_failure);
 }
@@ -441,6 +468,7 @@ void server::start_control_tasks()
     start_watchdog();
     net::co_spawn(control_, watch_signals(), log_task_failure);
     net::co_spawn(control_, refresh_status(), log_task_failure);
+    net::co_spawn(control_, report_dropped_entries(), log_task_failure);
     if (serves_tls())
         net::co_spawn(control_, warn_about_certificates(), log_task_failure);
     if (sockets_from_manager_) {

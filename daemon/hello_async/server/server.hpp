@@ -76,6 +76,8 @@ class server
     [[nodiscard]] std::string status_line() const;
     boost::asio::awaitable<void> watch_signals();
     boost::asio::awaitable<void> refresh_status();
+    /// Every 10 s in which log entries were dropped: a warning saying how many.
+    boost::asio::awaitable<void> report_dropped_entries();
     boost::asio::awaitable<void> warn_about_certificates();
     boost::asio::awaitable<void> exit_when_idle();
     /// Sends WATCHDOG=1 every `period` while every I/O thread has beaten within it.

@@ -798,7 +798,8 @@ struct exchange_record
 void log_exchange(exchange_record& rec,
                   exchange_outcome const& outcome,
                   std::string const& peer,
-                  connection const& conn)
+                  connection const& conn,
+                  log_overflow overflow)
 {
     if (conn.tls) {
         auto const facts = tls_facts_of(conn);
@@ -812,7 +813,7 @@ void log_exchange(exchange_record& rec,
         std::chrono::duration_cast<std::chrono::microseconds>(steady::now() - rec.started);
     rec.entry.peer = peer;
     rec.entry.raw_line = rec.fallback_line;
-    log_access(rec.entry);
+    log_access(rec.entry, overflow);
 }
 
 /// The request line's parts for the log, as far as the parser got: a line the parser refused
@@ -968,7 +969,8 @@ net::awaitable<void> refuse_plain_http(connection& conn, site const& site, std::
         auto const line =
             std::string_view{start.data(), static_cast<std::size_t>(std::max<ssize_t>(peeked, 0))};
         rec.fallback_line = std::string{line.substr(0, line.find("\r\n"))};
-        log_exchange(rec, exchange_outcome{400, true, sent.value_or(0), false, true}, peer, conn);
+        log_exchange(rec, exchange_outcome{400, true, sent.value_or(0), false, true}, peer, conn,
+                     site.cfg.server.access_log_overflow);
     }
     co_await linger_close(conn);
 }
@@ -1057,8 +1059,12 @@ net::awaitable<after_exchange> serve_exchange(connection& conn,
     if (!outcome)
         co_return after_exchange::close;
     state.requests_served.fetch_add(1, std::memory_order_relaxed);
-    if (site.cfg.server.access_log)
-        log_exchange(rec, *outcome, peer, conn);
+    if (site.cfg.server.access_log) {
+        log_exchange(rec, *outcome, peer, conn, site.cfg.server.access_log_overflow);
+        if (site.cfg.server.access_log_overflow == log_overflow::wait) {
+            co_await access_log_room();
+        }
+    }
     if (!outcome->sent)
         co_return after_exchange::close;
     if (outcome->keep_alive)
