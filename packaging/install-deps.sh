@@ -2,18 +2,29 @@
 # Installs the Debian 12 packages a task needs, skipping apt entirely when all are present.
 # usage: packaging/install-deps.sh build|test|package|e2e|fuzz|bench ...
 set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+
+# The package's Build-Depends are the build's dependencies: one list, in debian/control.
+# Version constraints are dropped (Debian 12's packages meet them), and debhelper-compat is
+# debhelper's.
+build_depends() {
+    awk '/^Build-Depends:/ { on = 1; sub(/^Build-Depends:/, "") }
+         on && /^[A-Za-z-]+:/ && !/^Build-Depends:/ { on = 0 }
+         on { print }' "$here/debian/control" |
+        tr ',' '\n' | sed 's/([^)]*)//g; s/^[[:space:]]*//; s/[[:space:]]*$//' |
+        sed 's/^debhelper-compat$/debhelper/' | grep -v '^$' | tr '\n' ' '
+}
 
 packages=""
 for need in "$@"; do
     case $need in
     build)
-        packages="$packages cmake ninja-build g++ pkg-config libboost1.81-dev libspdlog-dev
-                  libtomlplusplus-dev libsystemd-dev libssl-dev libnghttp2-dev" ;;
+        packages="$packages $(build_depends)" ;;
     test)
         packages="$packages libgtest-dev systemd socat curl shellcheck clang-tidy openssl testssl.sh dnsutils
                   nghttp2-client python3-h2 chromium" ;;
     package)
-        packages="$packages dpkg-dev file lintian" ;;
+        packages="$packages dpkg-dev debhelper file lintian" ;;
     bench)
         packages="$packages nginx-light lighttpd wrk util-linux iproute2 curl" ;;
     fuzz)

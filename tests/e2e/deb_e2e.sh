@@ -14,10 +14,13 @@ skip() { echo "*** SKIPPED: $* ***"; exit 77; }
 "$top/packaging/install-deps.sh" build package e2e
 
 deb=${1:-}
+built_here=
 if [ -z "$deb" ]; then
     deb=$("$top/packaging/build-deb.sh" | tail -n 1)
+    built_here=1
 fi
 deb=$(readlink -f "$deb")
+version=$(dpkg-deb -f "$deb" Version)
 
 work=$(mktemp -d /tmp/hello-async-e2e.XXXXXX)
 rootfs=$work/rootfs
@@ -45,8 +48,11 @@ mount -t tmpfs -o size=3G,mode=755 tmpfs "$work"
 cp /etc/apt/sources.list.d/*.sources "$rootfs/etc/apt/sources.list.d/" 2>/dev/null || true
 [ -f /etc/apt/sources.list ] && cp /etc/apt/sources.list "$rootfs/etc/apt/"
 cp -L /etc/resolv.conf "$rootfs/etc/resolv.conf"
-cp "$deb" "$rootfs/var/tmp/"
+# The upgrade: the same sources rebuilt as a newer version.
+next_deb=$("$top/packaging/build-deb.sh" "$work/next" e2e1 | tail -n 1)
+cp "$deb" "$next_deb" "$rootfs/var/tmp/"
 pkg=/var/tmp/$(basename "$deb")
+next_pkg=/var/tmp/$(basename "$next_deb")
 chroot "$rootfs" apt-get update -qq
 chroot "$rootfs" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
     --no-install-recommends --download-only "$pkg" >/dev/null
@@ -117,6 +123,22 @@ journal_has() { inside journalctl --namespace=hello-async -u hello-async -o cat 
 port_open() { net curl -s --max-time 2 -o /dev/null http://127.0.0.1:7878/; }
 
 echo "== 0. package file"
+if [ -n "$built_here" ]; then
+    # Built again in another directory: the same bytes (SOURCE_DATE_EPOCH from the changelog,
+    # build paths mapped away by dpkg-buildflags).
+    HELLO_ASYNC_DEB_WORK=$work/again "$top/packaging/build-deb.sh" "$work/again-out" >/dev/null
+    check "two builds give identical .debs" cmp "$deb" "$work/again-out/$(basename "$deb")"
+    check "two builds give identical -dbgsym .debs" cmp "$(dirname "$deb")/hello-async-dbgsym_${version}_amd64.deb" \
+        "$work/again-out/hello-async-dbgsym_${version}_amd64.deb"
+    rm -rf "$work/again" "$work/again-out"
+else
+    echo "*** the package was given: the reproducibility check needs a build of its own ***"
+fi
+check "a -dbgsym package with the binary's debug symbols" bash -c \
+    "dpkg-deb -c '$(dirname "$deb")/hello-async-dbgsym_${version}_amd64.deb' | grep -q '/usr/lib/debug/.build-id/.*\.debug$'"
+check "the version is the changelog's" test "$version" = "$(dpkg-parsechangelog -l "$top/packaging/debian/changelog" -S Version)"
+check "the binary says the same version" bash -c "dpkg-deb --fsys-tarfile '$deb' | tar -xO ./usr/sbin/hello-async > '$work/hello-async.bin' && chmod +x '$work/hello-async.bin' && '$work/hello-async.bin' --version | grep -qF '$version'"
+check "units where debhelper puts them" bash -c "dpkg-deb -c '$deb' | grep -q ' ./lib/systemd/system/hello-async.socket$'"
 check "lintian: no errors, no warnings" lintian --fail-on error,warning "$deb"
 check "Depends computed by dpkg-shlibdeps" bash -c "dpkg-deb -f '$deb' Depends | grep -q 'libsystemd0 (>='"
 check "Depends has libssl3" bash -c "dpkg-deb -f '$deb' Depends | grep -q 'libssl3 (>='"
@@ -398,6 +420,22 @@ check "its entry is in the system journal" wait_for 5 bash -c \
 inside rm /etc/systemd/system/hello-async.service.d/journal.conf
 inside systemctl daemon-reload
 inside systemctl restart hello-async
+
+echo "== 6c. upgrade to a rebuilt newer version under load"
+socket_since=$(inside systemctl show -P ActiveEnterTimestampMonotonic hello-async.socket)
+service_pid=$(inside systemctl show -P MainPID hello-async)
+start_load
+check "apt upgrades to $(basename "$next_pkg")" inside env DEBIAN_FRONTEND=noninteractive \
+    apt-get install -y -q --no-install-recommends "$next_pkg"
+# shellcheck disable=SC2016 # dpkg-query's format, not the shell's
+check "the new version is installed" test "$(inside dpkg-query -W -f='${Version}' hello-async)" = "$version+e2e1"
+check "the running service was restarted" wait_for 10 bash -c \
+    "p=\$(nsenter -t $leader -a systemctl show -P MainPID hello-async); [ \"\$p\" != 0 ] && [ \"\$p\" != '$service_pid' ]"
+check "the socket never closed (not restarted)" \
+    test "$(inside systemctl show -P ActiveEnterTimestampMonotonic hello-async.socket)" = "$socket_since"
+stop_load "the upgrade"
+check "the HTTPS socket is still enabled as the administrator left it" \
+    test "$(inside systemctl is-enabled hello-async-https.socket)" = enabled
 
 echo "== 7. hardening"
 exposure=$(inside systemd-analyze security hello-async.service --no-pager |
