@@ -423,14 +423,24 @@ inside systemctl restart hello-async
 
 echo "== 6c. upgrade to a rebuilt newer version under load"
 socket_since=$(inside systemctl show -P ActiveEnterTimestampMonotonic hello-async.socket)
+check "the service runs before the upgrade" wait_for 10 answers / 200
 service_pid=$(inside systemctl show -P MainPID hello-async)
+service_started=$(inside systemctl show -P ExecMainStartTimestampMonotonic hello-async)
+echo "before the upgrade: MainPID $service_pid, started at $service_started"
+check "the service has a main process before the upgrade" test "$service_pid" != 0
 start_load
 check "apt upgrades to $(basename "$next_pkg")" inside env DEBIAN_FRONTEND=noninteractive \
     apt-get install -y -q --no-install-recommends "$next_pkg"
 # shellcheck disable=SC2016 # dpkg-query's format, not the shell's
 check "the new version is installed" test "$(inside dpkg-query -W -f='${Version}' hello-async)" = "$version+e2e1"
-check "the running service was restarted" wait_for 10 bash -c \
-    "p=\$(nsenter -t $leader -a systemctl show -P MainPID hello-async); [ \"\$p\" != 0 ] && [ \"\$p\" != '$service_pid' ]"
+service_restarted() {
+    local p s
+    p=$(inside systemctl show -P MainPID hello-async)
+    s=$(inside systemctl show -P ExecMainStartTimestampMonotonic hello-async)
+    [ "$p" != 0 ] && [ "$p" != "$service_pid" ] && [ "$s" != "$service_started" ]
+}
+check "the running service was restarted" wait_for 10 service_restarted
+echo "after the upgrade: MainPID $(inside systemctl show -P MainPID hello-async)"
 check "the socket never closed (not restarted)" \
     test "$(inside systemctl show -P ActiveEnterTimestampMonotonic hello-async.socket)" = "$socket_since"
 stop_load "the upgrade"
