@@ -680,6 +680,25 @@ std::string read_whole_file(fs::path const& path)
     return text.str();
 }
 
+/// Where each value of a key was first given: a repeat, perhaps in another file, is refused
+/// naming both places.
+class first_places
+{
+  public:
+    void
+    claim(table_reader& in, std::string_view key, std::string const& value, std::string_view what)
+    {
+        auto const [first, fresh] = places_.try_emplace(value, in.origin(key));
+        if (!fresh) {
+            in.fail(key, "duplicate " + std::string{what} + " \"" + value + "\", first at " +
+                             first->second);
+        }
+    }
+
+  private:
+    std::map<std::string, std::string> places_;
+};
+
 /// Arrays of tables a drop-in adds to; every other key it sets replaces the main file's.
 bool appends(std::string_view table, std::string_view key)
 {
@@ -791,32 +810,16 @@ build_config(toml::table const& document, fs::path const& source, std::set<std::
         table_reader in{diag, *lim, "limits"};
         read_limits(in, cfg.limits);
     }
-    // Where each route and prefix was first given: a duplicate, perhaps in another file, names
-    // both places.
-    std::vector<std::string> route_origins;
+    first_places route_paths;
     for_each_table_in(diag, top, "route", [&](table_reader& in) {
         auto route = read_route(in, cfg.server.root);
-        auto const first = std::find_if(cfg.routes.begin(), cfg.routes.end(),
-                                        [&](auto const& r) { return r.path == route.path; });
-        if (first != cfg.routes.end()) {
-            in.fail("path",
-                    "duplicate route \"" + route.path + "\", first at " +
-                        route_origins[static_cast<std::size_t>(first - cfg.routes.begin())]);
-        }
-        route_origins.push_back(in.origin("path"));
+        route_paths.claim(in, "path", route.path, "route");
         cfg.routes.push_back(std::move(route));
     });
-    std::vector<std::string> static_origins;
+    first_places static_prefixes;
     for_each_table_in(diag, top, "static", [&](table_reader& in) {
         auto st = read_static(in, config_dir);
-        auto const first = std::find_if(cfg.statics.begin(), cfg.statics.end(),
-                                        [&](auto const& s) { return s.prefix == st.prefix; });
-        if (first != cfg.statics.end()) {
-            in.fail("prefix",
-                    "duplicate static prefix \"" + st.prefix + "\", first at " +
-                        static_origins[static_cast<std::size_t>(first - cfg.statics.begin())]);
-        }
-        static_origins.push_back(in.origin("prefix"));
+        static_prefixes.claim(in, "prefix", st.prefix, "static prefix");
         cfg.statics.push_back(std::move(st));
     });
     if (auto const* errors = top.subtable("errors"))
