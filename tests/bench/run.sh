@@ -12,14 +12,18 @@
 # P-256, made here), TLS 1.3, logging off: keep-alive requests, full handshakes, resumed
 # handshakes (openssl s_time -reuse), a 1 MiB file, and the memory of 10,000 idle connections.
 #
+# The memory part (PARTS=lean) compares what 15,000 idle keep-alive connections cost hello-async,
+# nginx and lighttpd; takes the peak RSS of 10,000 concurrent /sleep with the project's client
+# and with a plain asyncio one; and reads an idle daemon's Pss beside the floor of its libraries.
+#
 # The HTTP/2 part (PARTS=h2) compares hello-async with nginx (http2 on the same certificate)
 # under h2load: h2 over TLS and h2c with prior knowledge on a small file (-c 50 -m 10), a 1 MiB
 # file (-c 8 -m 1), and 10,000 concurrent /sleep streams over 100 connections.
 #
 # usage: tests/bench/run.sh
 # env: DURATION=10 (seconds per wrk or h2load run), RUNS=3, JOURNALD_CPU (unset: journald is
-#      not pinned), PARTS="plain journal tls h2" (which parts to run; journal: the request
-#      log's access_log_overflow "drop" against "wait")
+#      not pinned), PARTS="plain lean journal tls h2" (which parts to run; journal: the
+#      request log's access_log_overflow "drop" against "wait")
 # Needs root (private mount and network namespaces for journald); traffic stays on loopback.
 set -euo pipefail
 
@@ -40,11 +44,12 @@ runs=${RUNS:-3}
 packaging/install-deps.sh build test bench
 
 cmake --preset release -DBUILD_TESTING=ON >/dev/null
-cmake --build --preset release --target hello-async sleep_clients idle_clients >/dev/null
+cmake --build --preset release --target hello-async sleep_clients idle_clients library_floor >/dev/null
 daemon=$top/build/release/daemon/hello-async
 sleep_clients=$top/build/release/tests/bench/sleep_clients
 idle_clients=$top/build/release/tests/bench/idle_clients
-parts=" ${PARTS:-plain journal tls h2} "
+library_floor=$top/build/release/tests/bench/library_floor
+parts=" ${PARTS:-plain lean journal tls h2} "
 
 work=$(mktemp -d /tmp/hello-async-bench.XXXXXX)
 # nginx's workers run as www-data: they must be able to read the pages.
@@ -82,6 +87,7 @@ cp www/hello.html www/404.html "$www/"
 head -c 1048576 /dev/urandom >"$www/big.bin"
 # 10,000 connections need as many descriptors, in the servers and the client alike.
 ulimit -n "$(ulimit -Hn)"
+max_fds=$(ulimit -Hn)
 
 port_hello=18080
 port_nginx=18081
@@ -138,8 +144,8 @@ server.port = $port_lighttpd
 server.bind = "127.0.0.1"
 server.errorlog = "$work/logs/lighttpd-error.log"
 server.max-keep-alive-requests = 1000000
-server.max-connections = 8192
-server.max-fds = 16384
+server.max-fds = $max_fds
+server.max-connections = $((max_fds / 2 - 100))
 index-file.names = ( "hello.html" )
 alias.url = ( "/files/" => "$www/" )
 server.modules = ( "mod_alias"$([ "$log" = on ] && echo ', "mod_accesslog"') )
@@ -239,6 +245,41 @@ wrk_run() { # server url connections [script]
 }
 
 median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+# The server's processes together: resident KiB.
+rss_kib() {
+    local total=0 p
+    for p in $1 $(pgrep -P "$1" || true); do
+        total=$((total + $(awk '/^VmRSS/ { print $2 }' "/proc/$p/status" 2>/dev/null || echo 0)))
+    done
+    echo $total
+}
+# Memory of N idle keep-alive connections, each after one exchange with its response read:
+# (RSS with them - RSS before) / N in bytes, the server's processes together.
+idle_bytes_per_connection() { # server port count [--tls]
+    local pid=${server_pid[$1]} count=$3 before after client
+    before=$(rss_kib "$pid")
+    taskset -c 1 "$idle_clients" "$2" "$count" / ${4:+"$4"} >"$work/idle.out" 2>&1 &
+    client=$!
+    for _ in $(seq 1 1200); do grep -q '^ready' "$work/idle.out" && break; sleep 0.1; done
+    grep -q "^ready $count\$" "$work/idle.out" || { cat "$work/idle.out" >&2; exit 1; }
+    after=$(rss_kib "$pid")
+    kill "$client"; wait "$client" 2>/dev/null || true
+    echo $(((after - before) * 1024 / count))
+}
+
+# 10,000 concurrent /sleep on a fresh daemon (a heap keeps what an earlier run freed): the
+# client's figures, and the daemon's peak RSS.
+sleep_run() { # client command...
+    taskset -c 0 "$daemon" --config "$work/hello.toml" 2>>"$work/logs/hello.err" &
+    local hello=$!
+    pids+=("$hello")
+    for _ in $(seq 1 100); do ss -Hltn "sport = :$port_hello" | grep -q LISTEN && break; sleep 0.05; done
+    local out
+    out=$(taskset -c 1 "$@" $port_hello 10000 /sleep 30 || true)
+    printf '%s peak_rss_kib=%s\n' "$out" "$(awk '/^VmHWM/ { print $2 }' "/proc/$hello/status")"
+    kill "$hello"; wait "$hello" 2>/dev/null || true
+}
 
 declare -A result
 # The servers a scenario compares, and where each listens.
@@ -340,6 +381,75 @@ printf '  peak RSS (VmHWM) %s KiB, threads %s\n' "$peak_rss" "$threads"
 printf '\nidle RSS after start: %s\n' "$idle_rss"
 printf 'socket activation, first connection to first response byte: %s ms (median of %s)\n' \
     "$(median <"$work/activation-runs")" "$runs"
+fi
+
+if [[ $parts == *" lean "* ]]; then
+# ---- memory: idle keep-alive connections, 10,000 concurrent /sleep, an idle daemon ----
+# Idle keep-alive connections: each server fresh in each run, logging off, one process (one
+# worker, one I/O thread). lighttpd holds at most server.max-connections, which its fd limit
+# bounds: it gets as many as it can hold.
+idle_count=15000
+lighttpd_idle_count=$((max_fds / 2 - 100))
+[ "$lighttpd_idle_count" -lt "$idle_count" ] || lighttpd_idle_count=$idle_count
+declare -A idle_count_of=([hello-async]=$idle_count [nginx]=$idle_count [lighttpd]=$lighttpd_idle_count)
+declare -A idle_port=([hello-async]=$port_hello [nginx]=$port_nginx [lighttpd]=$port_lighttpd)
+for s in "${servers[@]}"; do : >"$work/lean-idle.$s"; done
+write_configs off
+for _ in $(seq 1 "$runs"); do
+    start_servers
+    for s in "${servers[@]}"; do
+        idle_bytes_per_connection "$s" "${idle_port[$s]}" "${idle_count_of[$s]}" >>"$work/lean-idle.$s"
+    done
+    stop_servers
+done
+
+# 10,000 concurrent /sleep, logging on: a fresh daemon for each run and client.
+write_configs on
+: >"$work/lean-sleep.project"
+: >"$work/lean-sleep.asyncio"
+for _ in $(seq 1 "$runs"); do
+    sleep_run "$sleep_clients" >>"$work/lean-sleep.project"
+    sleep_run /usr/bin/python3 "$top/tests/bench/sleep_asyncio.py" >>"$work/lean-sleep.asyncio"
+done
+
+# An idle daemon (threads = 1, logging on, no request yet) beside a program that links the same
+# libraries and only pauses: Pss, the shared pages split between the processes that map them.
+pss_kib() { awk '/^Pss:/ { print $2 }' "/proc/$1/smaps_rollup"; }
+: >"$work/lean-pss"
+for _ in $(seq 1 "$runs"); do
+    taskset -c 0 "$daemon" --config "$work/hello.toml" 2>>"$work/logs/hello.err" &
+    hello=$!
+    taskset -c 0 "$library_floor" &
+    floor=$!
+    pids+=("$hello" "$floor")
+    for _ in $(seq 1 100); do ss -Hltn "sport = :$port_hello" | grep -q LISTEN && break; sleep 0.05; done
+    # Settled: the daemon has sent READY and its threads wait; the floor has loaded its libraries.
+    for _ in $(seq 1 100); do
+        [ "$(awk '/^State:/ { print $2 }' "/proc/$hello/status")" = S ] &&
+            [ "$(awk '/^State:/ { print $2 }' "/proc/$floor/status")" = S ] && break
+        sleep 0.05
+    done
+    echo "$(pss_kib "$hello") $(pss_kib "$floor")" >>"$work/lean-pss"
+    kill "$hello" "$floor"; wait "$hello" "$floor" 2>/dev/null || true
+done
+
+printf '\nidle keep-alive connections, each after one GET / with its response read (logging off, one worker; median of %s runs):\n' "$runs"
+printf '%-12s %12s %14s %9s\n' server connections bytes/conn vs_nginx
+nginx_idle=$(median <"$work/lean-idle.nginx")
+for s in "${servers[@]}"; do
+    v=$(median <"$work/lean-idle.$s")
+    printf '%-12s %12s %14s %9.2f\n' "$s" "${idle_count_of[$s]}" "$v" "$(awk -v a="$v" -v b="$nginx_idle" 'BEGIN { print (b > 0 ? a / b : 0) }')"
+done
+printf '\n10,000 concurrent /sleep (hello-async, logging on, a fresh daemon per run):\n'
+for client in project asyncio; do
+    sed "s/^/  $client: /" "$work/lean-sleep.$client"
+    printf '  %s: peak RSS max %s KiB, slowest request max %s ms\n' "$client" \
+        "$(sed -n 's/.*peak_rss_kib=\([0-9]*\).*/\1/p' "$work/lean-sleep.$client" | sort -n | tail -1)" \
+        "$(sed -n 's/.*slowest_ms=\([0-9.]*\).*/\1/p' "$work/lean-sleep.$client" | sort -g | tail -1)"
+done
+printf '\nidle daemon, threads = 1 (median of %s runs): Pss %s KiB; library floor %s KiB; above the floor %s KiB\n' \
+    "$runs" "$(awk '{ print $1 }' "$work/lean-pss" | median)" "$(awk '{ print $2 }' "$work/lean-pss" | median)" \
+    "$(awk '{ print $1 - $2 }' "$work/lean-pss" | median)"
 fi
 
 # ---- certificates for the HTTPS and HTTP/2 parts ----
@@ -483,37 +593,17 @@ for _ in $(seq 1 "$runs"); do
     resumed_run nginx $port_nginx_tls >>"$work/resumed.nginx"
 done
 
-# Memory of 10,000 idle keep-alive connections, each after one exchange with its response read:
-# (RSS with them - RSS before) / 10,000, the server's processes together.
-rss_kib() {
-    local total=0 p
-    for p in $1 $(pgrep -P "$1" || true); do
-        total=$((total + $(awk '/^VmRSS/ { print $2 }' "/proc/$p/status" 2>/dev/null || echo 0)))
-    done
-    echo $total
-}
-idle_bytes_per_connection() { # server port [--tls]
-    local pid=${server_pid[$1]} before after client
-    before=$(rss_kib "$pid")
-    taskset -c 1 "$idle_clients" "$2" 10000 / ${3:+"$3"} >"$work/idle.out" 2>&1 &
-    client=$!
-    for _ in $(seq 1 1200); do grep -q '^ready' "$work/idle.out" && break; sleep 0.1; done
-    grep -q '^ready 10000' "$work/idle.out" || { cat "$work/idle.out" >&2; exit 1; }
-    after=$(rss_kib "$pid")
-    kill "$client"; wait "$client" 2>/dev/null || true
-    echo $(((after - before) * 1024 / 10000))
-}
 stop_servers_tls
 # A fresh pair of servers for each measurement: a heap keeps what an earlier run freed.
 declare -A idle
 for kind in plain tls; do
     start_servers_tls
     if [ $kind = tls ]; then
-        idle[hello-async,tls]=$(idle_bytes_per_connection hello-async $port_hello_tls --tls)
-        idle[nginx,tls]=$(idle_bytes_per_connection nginx $port_nginx_tls --tls)
+        idle[hello-async,tls]=$(idle_bytes_per_connection hello-async $port_hello_tls 10000 --tls)
+        idle[nginx,tls]=$(idle_bytes_per_connection nginx $port_nginx_tls 10000 --tls)
     else
-        idle[hello-async,plain]=$(idle_bytes_per_connection hello-async $port_hello)
-        idle[nginx,plain]=$(idle_bytes_per_connection nginx $port_nginx)
+        idle[hello-async,plain]=$(idle_bytes_per_connection hello-async $port_hello 10000)
+        idle[nginx,plain]=$(idle_bytes_per_connection nginx $port_nginx 10000)
     fi
     stop_servers_tls
 done
@@ -682,21 +772,11 @@ sleep_h2() {
         END { printf "%s answered, all within %s, slowest request %s, peak RSS %s KiB\n", ok, total, max, hwm }'
     kill "$hello"; wait "$hello" 2>/dev/null || true
 }
-sleep_h1() {
-    taskset -c 0 "$daemon" --config "$work/hello.toml" 2>>"$work/logs/hello.err" &
-    local hello=$!
-    pids+=("$hello")
-    wait_port $port_hello
-    local out
-    out=$(taskset -c 1 "$sleep_clients" $port_hello 10000 /sleep 30 || true)
-    printf '%s; peak RSS %s KiB\n' "$out" "$(awk '/^VmHWM/ { print $2 }' "/proc/$hello/status")"
-    kill "$hello"; wait "$hello" 2>/dev/null || true
-}
 : >"$work/sleep-h2"
 : >"$work/sleep-h1"
 for _ in $(seq 1 "$runs"); do
     sleep_h2 >>"$work/sleep-h2"
-    sleep_h1 >>"$work/sleep-h1"
+    sleep_run "$sleep_clients" >>"$work/sleep-h1"
 done
 
 printf '\nHTTP/2, logging off (h2load; median of %s runs of %ss; TLS 1.3, ECDSA P-256, servers on CPU 0, client on CPU 1)\n' "$runs" "$duration"

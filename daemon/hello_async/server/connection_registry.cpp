@@ -8,9 +8,26 @@ using steady = std::chrono::steady_clock;
 
 void connection_registry::insert(connection* conn)
 {
-    connections_.insert(conn);
+    conn->registry_prev_ = nullptr;
+    conn->registry_next_ = first_;
+    if (first_ != nullptr)
+        first_->registry_prev_ = conn;
+    first_ = conn;
     if (!armed_)
         arm(steady::now() + sweep_period_max);
+}
+
+void connection_registry::erase(connection* conn)
+{
+    if (conn->registry_prev_ != nullptr) {
+        conn->registry_prev_->registry_next_ = conn->registry_next_;
+    } else {
+        first_ = conn->registry_next_;
+    }
+    if (conn->registry_next_ != nullptr)
+        conn->registry_next_->registry_prev_ = conn->registry_prev_;
+    conn->registry_prev_ = nullptr;
+    conn->registry_next_ = nullptr;
 }
 
 void connection_registry::arm(steady::time_point when)
@@ -30,18 +47,18 @@ void connection_registry::sweep()
 {
     auto const now = steady::now();
     auto next = now + sweep_period_max;
-    for (auto* conn : connections_) {
-        if (conn->deadline <= now) {
-            if (conn->listener != nullptr)
-                conn->listener->last_words(*conn);
+    for_each([&](connection& conn) {
+        if (conn.deadline <= now) {
+            if (conn.listener != nullptr)
+                conn.listener->last_words(conn);
             // The session's pending operation ends with an error, and the session with it.
             boost::system::error_code ignored;
-            conn->socket.close(ignored);
+            conn.socket.close(ignored);
         } else {
-            next = std::min(next, conn->deadline);
+            next = std::min(next, conn.deadline);
         }
-    }
-    if (!connections_.empty())
+    });
+    if (first_ != nullptr)
         arm(next);
 }
 

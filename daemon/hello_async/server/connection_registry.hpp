@@ -2,15 +2,20 @@
 
 #include "hello_async/server/tls_context.hpp"
 
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 
 #include <chrono>
-#include <unordered_set>
 
 namespace hello_async {
 
 struct connection;
+
+/// A client's socket, bound to its thread's io_context rather than to a polymorphic executor:
+/// 40 bytes instead of 88, and smaller wait operations, for each of ten thousand connections.
+using client_socket =
+    boost::asio::ip::tcp::socket::rebind_executor<boost::asio::io_context::executor_type>::other;
 
 /// Told when a connection's deadline has passed, just before the sweep closes it: a protocol
 /// with something to say first (HTTP/2's GOAWAY) says it then, without waiting.
@@ -32,11 +37,16 @@ class deadline_listener
 /// One client connection, as its thread's registry sees it.
 struct connection
 {
-    explicit connection(boost::asio::ip::tcp::socket s)
+    explicit connection(client_socket s)
         : socket{std::move(s)}
     {}
+    connection(connection const&) = delete;
+    connection& operator=(connection const&) = delete;
+    connection(connection&&) = delete;
+    connection& operator=(connection&&) = delete;
+    ~connection() = default;
 
-    boost::asio::ip::tcp::socket socket;
+    client_socket socket;
     /// Set on a TLS connection: every byte then goes through it. It names the socket's
     /// descriptor, so it is used only while the socket is open (the sweep may close it).
     ssl_handle tls;
@@ -46,6 +56,12 @@ struct connection
     bool idle{true};
     /// Set while a protocol wants its last words before a timeout closes the connection.
     deadline_listener* listener{nullptr};
+
+  private:
+    friend class connection_registry;
+    /// The registry is a list threaded through its connections: listing one allocates nothing.
+    connection* registry_prev_{nullptr};
+    connection* registry_next_{nullptr};
 };
 
 /// The connections of one I/O thread, and the one timer that enforces all their deadlines.
@@ -67,16 +83,25 @@ class connection_registry
     void attach_timer(boost::asio::steady_timer& sweep) { timer_ = &sweep; }
 
     void insert(connection* conn);
-    void erase(connection* conn) { connections_.erase(conn); }
+    void erase(connection* conn);
 
-    [[nodiscard]] auto begin() const { return connections_.begin(); }
-    [[nodiscard]] auto end() const { return connections_.end(); }
+    /// Calls `visit` with every connection; `visit` may close the one it is given, and nothing
+    /// else.
+    template <class Visit>
+    void for_each(Visit visit) const
+    {
+        for (auto* conn = first_; conn != nullptr;) {
+            auto* const next = conn->registry_next_;
+            visit(*conn);
+            conn = next;
+        }
+    }
 
   private:
     void arm(std::chrono::steady_clock::time_point when);
     void sweep();
 
-    std::unordered_set<connection*> connections_;
+    connection* first_{nullptr};
     boost::asio::steady_timer* timer_{nullptr};
     bool armed_{false};
 };

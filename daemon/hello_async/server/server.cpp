@@ -67,7 +67,9 @@ net::awaitable<void> wait_for_a_free_slot(tcp::acceptor const& acceptor,
     }
 }
 
-net::awaitable<void> accept_loop(std::shared_ptr<tcp::acceptor> acceptor,
+/// `io` runs this loop, and the connections it accepts are bound to it.
+net::awaitable<void> accept_loop(net::io_context& io,
+                                 std::shared_ptr<tcp::acceptor> acceptor,
                                  std::shared_ptr<server_state> state,
                                  std::size_t thread,
                                  bool tls)
@@ -88,7 +90,7 @@ net::awaitable<void> accept_loop(std::shared_ptr<tcp::acceptor> acceptor,
         if (!acceptor->is_open())
             break;
         // The peer's address comes with the accept: no getpeername per connection.
-        auto [ec, socket] = co_await acceptor->async_accept(remote, use_tuple);
+        auto [ec, socket] = co_await acceptor->async_accept(io, remote, use_tuple);
         if (ec == net::error::operation_aborted)
             break;
         // A drain may have closed the acceptor after this accept completed: the client is ours
@@ -371,7 +373,8 @@ int server::run()
     for (std::size_t i = 0; i < workers_.size(); ++i) {
         auto& w = *workers_[i];
         for (std::size_t a = 0; a < w.acceptors.size(); ++a) {
-            net::co_spawn(w.ioc, accept_loop(w.acceptors[a], state_, i, w.acceptor_is_tls[a]),
+            net::co_spawn(w.ioc,
+                          accept_loop(w.ioc, w.acceptors[a], state_, i, w.acceptor_is_tls[a]),
                           log_task_failure);
         }
     }
@@ -495,12 +498,13 @@ void server::begin_drain(std::string_view why)
                 acceptor->close(ignored);
             if (w.heartbeat)
                 w.heartbeat->cancel();
-            for (auto* conn : state_->registry(i)) {
+            state_->registry(i).for_each([](connection& conn) {
                 // Cancel, not close: a read that has already completed with the next request
                 // still delivers it, and the session answers what was sent before the signal.
-                if (conn->idle)
-                    conn->socket.cancel(ignored);
-            }
+                boost::system::error_code not_cancelled;
+                if (conn.idle)
+                    conn.socket.cancel(not_cancelled);
+            });
         });
     }
     listeners_.clear();

@@ -12,6 +12,7 @@
 #include "hello_async/server/tls_stream.hpp"
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_allocator.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -71,95 +72,82 @@ bool input_waiting(connection const& conn)
     return conn.socket.available(ignored) > 0 || tls_has_buffered(conn);
 }
 
-/// Counts the connection and lists it in its thread's registry for as long as it lives.
-class connection_scope
+/// The site this thread answers with: the current one, looked up again only when a reload has
+/// replaced it (the generation saves an atomic shared_ptr load per request). Kept per thread,
+/// not per connection: a connection waiting for its next request holds no site.
+std::shared_ptr<site const> const& thread_site(server_state const& state)
 {
-  public:
-    connection_scope(server_state& state, connection_registry& registry, connection& conn)
-        : state_{state}
-        , registry_{registry}
-        , conn_{conn}
+    struct cached_site
     {
-        registry_.insert(&conn_);
+        server_state const* owner{nullptr};
+        std::uint64_t generation{0};
+        std::shared_ptr<site const> current;
+    };
+    thread_local cached_site cached;
+    auto const generation = state.site_generation();
+    if (cached.owner != &state || cached.generation != generation || !cached.current) {
+        cached.current = state.current_site();
+        cached.generation = generation;
+        cached.owner = &state;
     }
-    connection_scope(connection_scope const&) = delete;
-    connection_scope& operator=(connection_scope const&) = delete;
-    connection_scope(connection_scope&&) = delete;
-    connection_scope& operator=(connection_scope&&) = delete;
-    ~connection_scope()
-    {
-        registry_.erase(&conn_);
-        if (state_.open_connections.fetch_sub(1, std::memory_order_relaxed) == 1) {
-            state_.all_closed_at.store(steady::now().time_since_epoch().count(),
-                                       std::memory_order_relaxed);
-        }
-    }
+    return cached.current;
+}
 
-  private:
-    server_state& state_;
-    connection_registry& registry_;
-    connection& conn_;
+/// What a connection parked on a wait was woken by.
+enum class wake_result : std::uint8_t
+{
+    none,      ///< not parked: a fresh connection, or the loop runs on
+    ready,     ///< the socket is readable, or the route's delay is over
+    cancelled, ///< a drain cancelled the wait
+    failed,    ///< closed by a timeout, or another error
 };
 
-/// The site a connection answers with: the current one, looked up again only when a reload has
-/// replaced it (the generation saves an atomic shared_ptr load per request).
-class site_view
-{
-  public:
-    explicit site_view(server_state const& state)
-        : state_{state}
-        , site_{state.current_site()}
-        , generation_{state.site_generation()}
-    {}
-
-    void refresh()
-    {
-        if (auto const now = state_.site_generation(); now != generation_) {
-            site_ = state_.current_site();
-            generation_ = now;
-        }
-    }
-
-    site const& operator*() const { return *site_; }
-    site const* operator->() const { return site_.get(); }
-
-  private:
-    server_state const& state_;
-    std::shared_ptr<site const> site_;
-    std::uint64_t generation_;
-};
+struct sleeping_exchange;
 
 /// A client connection and what outlives one run of its request loop. On the heap, so that a
-/// parked TLS connection can be held by a plain wait, with no coroutine frame at all.
+/// connection waiting for its next request, or for its route's delay, is held by a plain wait
+/// with no coroutine frame at all: what such a connection costs is this, its socket's reactor
+/// state and the wait.
 struct live_connection
 {
-    live_connection(tcp::socket socket,
+    live_connection(client_socket socket,
                     std::shared_ptr<server_state> shared_state,
                     std::size_t io_thread,
                     std::string client,
                     std::shared_ptr<tls_context const> tls)
         : state{std::move(shared_state)}
-        , thread{io_thread}
         , conn{std::move(socket)}
-        , scope{*state, state->registry(thread), conn}
         , peer{std::move(client)}
         , certificates{std::move(tls)}
-        , site{*state}
-    {}
+        , thread{static_cast<std::uint16_t>(io_thread)}
+    {
+        state->registry(thread).insert(&conn);
+    }
+    live_connection(live_connection const&) = delete;
+    live_connection& operator=(live_connection const&) = delete;
+    live_connection(live_connection&&) = delete;
+    live_connection& operator=(live_connection&&) = delete;
+    ~live_connection();
 
-    std::shared_ptr<server_state> state; ///< outlives `scope`, which counts the connection in it
-    std::size_t thread;
+    std::shared_ptr<server_state> state;
     connection conn;
-    connection_scope scope;
     std::string peer;
     /// A TLS port's certificates, kept for as long as the connection (the SNI callback's).
     std::shared_ptr<tls_context const> certificates;
-    /// Kept across parking: a woken connection looks the site up again only after a reload.
-    site_view site;
     beast::flat_buffer buffer;
-    std::size_t served{0};
-    bool woken{false}; ///< the loop runs again after parking: the wait is over
-    beast::error_code wake_error;
+    /// Set while an answer waits out its route's delay.
+    std::unique_ptr<sleeping_exchange> sleeping;
+    /// Requests answered, up to the most a counter this small holds: max_requests_per_connection
+    /// is compared with it, and a connection that long-lived is no worse for it.
+    std::uint32_t served{0};
+    std::uint16_t thread; ///< server.threads is at most 1024
+    wake_result wake{wake_result::none};
+
+    void count_served()
+    {
+        if (served != std::numeric_limits<std::uint32_t>::max())
+            ++served;
+    }
 };
 
 std::string_view buffer_view(beast::flat_buffer const& buffer)
@@ -409,40 +397,64 @@ net::awaitable<bool> await_request(connection& conn,
 enum class arrival
 {
     request, ///< its first bytes are in the buffer
-    park,    ///< nothing yet: a TLS connection waits without a coroutine
+    park,    ///< nothing yet: wait without a coroutine
     gone,    ///< closed, timed out, or the server drains
 };
 
-/// Between requests on a TLS connection: read what OpenSSL holds, or park until the socket has
-/// more. Asio re-arms the descriptor for every wait (EPOLL_CTL_MOD), so bytes that came while
-/// nothing waited are reported too.
-arrival next_tls_arrival(live_connection& live, limits const& lim)
+/// Reads what the plain socket holds now, without waiting.
+tls_read_result plain_read_now(connection& conn, net::mutable_buffer into)
+{
+    ssize_t got = 0;
+    do {
+        got = ::recv(conn.socket.native_handle(), into.data(), into.size(), MSG_DONTWAIT);
+    } while (got < 0 && errno == EINTR);
+    if (got > 0)
+        return {tls_read_status::data, static_cast<std::size_t>(got)};
+    if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        return {tls_read_status::would_block, 0};
+    return {tls_read_status::closed, 0};
+}
+
+/// Between requests: read what has arrived, or park until the socket has more. Asio re-arms
+/// the descriptor for every wait (EPOLL_CTL_MOD), so bytes that came while nothing waited are
+/// reported too.
+arrival next_arrival(live_connection& live, limits const& lim)
 {
     auto& conn = live.conn;
-    bool const woken = std::exchange(live.woken, false);
-    if (woken && live.wake_error) {
+    switch (std::exchange(live.wake, wake_result::none)) {
+    case wake_result::failed:
+        return arrival::gone;
+    case wake_result::cancelled:
         // A drain cancels parked waits; a request that had already arrived goes on.
-        bool const arrived = live.wake_error == net::error::operation_aborted &&
-                             conn.socket.is_open() && input_waiting(conn);
-        if (!arrived)
+        if (!conn.socket.is_open() || !input_waiting(conn))
             return arrival::gone;
-    } else if (!woken && !tls_has_buffered(conn)) {
+        break;
+    case wake_result::ready:
+        break;
+    case wake_result::none:
         if (!begin_waiting(conn, *live.state, lim, live.served))
             return arrival::gone;
-        // OpenSSL has released its record buffers (SSL_MODE_RELEASE_BUFFERS): so does this one.
-        live.buffer.shrink_to_fit();
-        return arrival::park;
+        // A fresh plain connection's request is usually here already; a next one rarely is.
+        if (!tls_has_buffered(conn) && (conn.tls || live.served > 0)) {
+            // OpenSSL has released its record buffers (SSL_MODE_RELEASE_BUFFERS): so does this.
+            live.buffer.shrink_to_fit();
+            return arrival::park;
+        }
+        break;
     }
-    auto const got = tls_read_now(conn, live.buffer.prepare(first_read_bytes));
+    auto const into = live.buffer.prepare(first_read_bytes);
+    auto const got = conn.tls ? tls_read_now(conn, into) : plain_read_now(conn, into);
     switch (got.status) {
     case tls_read_status::data:
         live.buffer.commit(got.bytes);
         conn.idle = false;
         return arrival::request;
     case tls_read_status::would_block:
-        // Part of a record: the request has begun, so the header timeout runs from here.
-        conn.idle = false;
-        conn.deadline = std::min(conn.deadline, steady::now() + lim.header_timeout);
+        if (conn.tls) {
+            // Part of a record: the request has begun, so the header timeout runs from here.
+            conn.idle = false;
+            conn.deadline = std::min(conn.deadline, steady::now() + lim.header_timeout);
+        }
         live.buffer.shrink_to_fit();
         return arrival::park;
     case tls_read_status::closed:
@@ -450,8 +462,6 @@ arrival next_tls_arrival(live_connection& live, limits const& lim)
     }
     return arrival::gone;
 }
-
-void park(std::unique_ptr<live_connection> live);
 
 struct send_outcome
 {
@@ -729,46 +739,6 @@ pending_response refuse_now(connection& conn, site const& site, unsigned status)
     return write_response_now(conn, answer_refusal(site, status));
 }
 
-/// What the rest of an exchange needs: the delay to wait before answering, and the part of the
-/// response the socket did not take at once.
-struct unfinished_exchange
-{
-    delay_queue& delays;
-    server_state const& state;
-    site const& site_now;
-    request_head const* request; ///< null for a refusal, which has no delay
-    answer_terms terms;
-};
-
-/// Finishes what the first write left: waits out the route's delay, answers, and sends what the
-/// socket did not take. nullopt when the client left during the delay.
-net::awaitable<std::optional<exchange_outcome>> finish_exchange(connection& conn,
-                                                                beast::flat_buffer& buffer,
-                                                                unfinished_exchange ex,
-                                                                first_write& first)
-{
-    if (first.delay.count() > 0) {
-        conn.deadline = steady::time_point::max();
-        if (buffer.size() == 0)
-            buffer.shrink_to_fit(); // nor a read buffer: the next read allocates again
-        auto [ec] = co_await ex.delays.async_wait_until(steady::now() + first.delay, use_tuple);
-        if (ec || !conn.socket.is_open())
-            co_return std::nullopt;
-        // A drain that began during the delay still gets this answer, but no further one.
-        if (ex.state.draining.load(std::memory_order_relaxed))
-            ex.terms.keep_alive = false;
-        first.pending = answer_after_wait(conn, ex.site_now, *ex.request, ex.terms);
-    }
-    auto out = outcome_of(first.pending);
-    if (first.pending.progress == write_progress::partial) {
-        auto const rest =
-            co_await finish_sending(conn, first.pending, ex.site_now.cfg.limits.send_timeout);
-        out.sent = rest.ok;
-        out.bytes = rest.bytes;
-    }
-    co_return out;
-}
-
 /// Reads and drops what the client still sends, briefly, then closes (see linger_time).
 net::awaitable<void> linger_close(connection& conn)
 {
@@ -838,6 +808,28 @@ void record_request(exchange_record& rec,
     rec.entry.method = request.method_string();
     rec.entry.target = request.target();
     rec.entry.version = request.version();
+}
+
+/// An answer waiting out its route's delay, with what answering and logging it need then.
+struct sleeping_exchange
+{
+    steady::time_point until;
+    std::shared_ptr<site const> answering_site; ///< the one the answer began with
+    request_head request;
+    authority host; ///< what terms.https_redirect_host points to, when set
+    answer_terms terms;
+    exchange_record rec;
+    bool body_unread{false};
+};
+
+/// Lists the connection in its thread's registry until it ends, and counts it out then.
+live_connection::~live_connection()
+{
+    state->registry(thread).erase(&conn);
+    if (state->open_connections.fetch_sub(1, std::memory_order_relaxed) == 1) {
+        state->all_closed_at.store(steady::now().time_since_epoch().count(),
+                                   std::memory_order_relaxed);
+    }
 }
 
 /// Closes the connection: at once when nothing unread is left that we know of (close() alone
@@ -1020,57 +1012,110 @@ enum class after_exchange
     next_request,
     close,
     close_gently, ///< unread input may remain: linger before closing
+    sleep,        ///< the answer waits out its route's delay: live_connection::sleeping
 };
 
-/// One request and its answer, from its first buffered byte to its log entry. A coroutine of
-/// its own, so that what an exchange needs (the parser, the plan, the log record) has a frame
-/// only while the exchange lasts: an idle connection keeps just the loop's small frame.
-net::awaitable<after_exchange> serve_exchange(connection& conn,
-                                              server_state& state,
-                                              std::size_t thread,
-                                              site const& site,
-                                              std::string const& peer,
-                                              beast::flat_buffer& buffer,
-                                              std::size_t served)
+/// The end of every exchange once its answer's first write is done: what the socket did not
+/// take at once, the log entry, and how the connection goes on.
+net::awaitable<after_exchange> conclude_exchange(live_connection& live,
+                                                 site const& site,
+                                                 exchange_record& rec,
+                                                 pending_response const& pending,
+                                                 bool body_unread)
 {
+    auto outcome = outcome_of(pending);
+    // Almost always the response went whole, with nothing to wait for.
+    if (pending.progress == write_progress::partial) {
+        auto const rest = co_await finish_sending(live.conn, pending, site.cfg.limits.send_timeout);
+        outcome.sent = rest.ok;
+        outcome.bytes = rest.bytes;
+    }
+    live.state->requests_served.fetch_add(1, std::memory_order_relaxed);
+    if (site.cfg.server.access_log) {
+        log_exchange(rec, outcome, live.peer, live.conn, site.cfg.server.access_log_overflow);
+        if (site.cfg.server.access_log_overflow == log_overflow::wait) {
+            co_await access_log_room();
+        }
+    }
+    if (!outcome.sent)
+        co_return after_exchange::close;
+    if (outcome.keep_alive)
+        co_return after_exchange::next_request;
+    bool const unread = outcome.must_close || body_unread || live.buffer.size() > 0;
+    co_return unread ? after_exchange::close_gently : after_exchange::close;
+}
+
+/// Keeps a request whose route asks for a delay until it is over: the request head, moved out
+/// of the parser, and what the answer and its log entry need.
+void begin_sleeping(live_connection& live,
+                    std::shared_ptr<site const> site,
+                    std::chrono::milliseconds delay,
+                    request_parser& parser,
+                    request_read const& read,
+                    answer_terms terms,
+                    exchange_record rec)
+{
+    auto sleeper = std::make_unique<sleeping_exchange>();
+    sleeper->until = steady::now() + delay;
+    sleeper->answering_site = std::move(site);
+    sleeper->request = std::move(parser.release().base());
+    sleeper->host = read.checked.host;
+    if (terms.https_redirect_host != nullptr)
+        terms.https_redirect_host = &sleeper->host;
+    sleeper->terms = terms;
+    sleeper->rec = std::move(rec);
+    sleeper->rec.entry.method = sleeper->request.method_string();
+    sleeper->rec.entry.target = sleeper->request.target();
+    sleeper->body_unread = read.body_unread;
+    live.sleeping = std::move(sleeper);
+}
+
+/// One request and its answer, from its first buffered byte to its log entry, or to the delay
+/// its route asks for (after_exchange::sleep, with live.sleeping set). A coroutine of its own,
+/// so that what an exchange needs (the parser, the plan, the log record) has a frame only while
+/// the exchange lasts.
+net::awaitable<after_exchange> serve_exchange(live_connection& live,
+                                              std::shared_ptr<site const> const& current)
+{
+    auto const& site = *current;
+    auto& conn = live.conn;
     auto const& lim = site.cfg.limits;
     exchange_record rec;
     rec.started = steady::now();
     conn.deadline = rec.started + lim.header_timeout;
     request_parser parser;
-    auto read = take_request(buffer, parser, lim);
+    auto read = take_request(live.buffer, parser, lim);
     // Almost always the request arrived whole, with nothing to wait for.
     if (read.head_incomplete || read.body_pending) {
-        read = co_await read_rest_of_request(conn, buffer, parser, lim, std::move(read));
+        read = co_await read_rest_of_request(conn, live.buffer, parser, lim, std::move(read));
     }
     if (read.client_left)
         co_return after_exchange::close;
-    record_request(rec, parser, buffer);
+    record_request(rec, parser, live.buffer);
     auto const& request = parser.get();
-    auto const terms = terms_for(conn, state, site, read, request, served);
-    auto first = read.refusal != 0 ? first_write{{}, refuse_now(conn, site, read.refusal)}
-                                   : answer_now(conn, site, request.base(), terms);
-    std::optional<exchange_outcome> outcome = outcome_of(first.pending);
-    // Almost always the response went whole, with nothing to wait for.
-    if (first.delay.count() > 0 || first.pending.progress == write_progress::partial) {
-        unfinished_exchange const ex{state.delays(thread), state, site, &request.base(), terms};
-        outcome = co_await finish_exchange(conn, buffer, ex, first);
+    auto const terms = terms_for(conn, *live.state, site, read, request, live.served);
+    auto const first = read.refusal != 0 ? first_write{{}, refuse_now(conn, site, read.refusal)}
+                                         : answer_now(conn, site, request.base(), terms);
+    if (first.delay.count() > 0) {
+        begin_sleeping(live, current, first.delay, parser, read, terms, std::move(rec));
+        co_return after_exchange::sleep;
     }
-    if (!outcome)
+    co_return co_await conclude_exchange(live, site, rec, first.pending, read.body_unread);
+}
+
+/// Answers the request whose delay is over, unless the connection was closed meanwhile.
+net::awaitable<after_exchange> answer_after_sleeping(live_connection& live)
+{
+    auto const sleeper = std::move(live.sleeping);
+    auto& conn = live.conn;
+    auto const& site = *sleeper->answering_site;
+    if (!conn.socket.is_open())
         co_return after_exchange::close;
-    state.requests_served.fetch_add(1, std::memory_order_relaxed);
-    if (site.cfg.server.access_log) {
-        log_exchange(rec, *outcome, peer, conn, site.cfg.server.access_log_overflow);
-        if (site.cfg.server.access_log_overflow == log_overflow::wait) {
-            co_await access_log_room();
-        }
-    }
-    if (!outcome->sent)
-        co_return after_exchange::close;
-    if (outcome->keep_alive)
-        co_return after_exchange::next_request;
-    bool const unread = outcome->must_close || read.body_unread || buffer.size() > 0;
-    co_return unread ? after_exchange::close_gently : after_exchange::close;
+    // A drain that began during the delay still gets this answer, but no further one.
+    if (live.state->draining.load(std::memory_order_relaxed))
+        sleeper->terms.keep_alive = false;
+    auto const pending = answer_after_wait(conn, site, sleeper->request, sleeper->terms);
+    co_return co_await conclude_exchange(live, site, sleeper->rec, pending, sleeper->body_unread);
 }
 
 // GCC 12 inlines Asio's frame allocation (aligned_alloc) into these coroutines and then fails
@@ -1119,10 +1164,9 @@ enum class protocol
 
 /// What a fresh connection speaks: on a TLS port, what ALPN chose once the handshake is done;
 /// on a plain port that takes h2c, whether its first bytes are the HTTP/2 preface.
-net::awaitable<protocol> opening_protocol(live_connection& live)
+net::awaitable<protocol> opening_protocol(live_connection& live, site const& site)
 {
     auto& conn = live.conn;
-    auto const& site = *live.site;
     if (live.certificates) {
         if (!co_await begin_tls(conn, *live.certificates, site, live.peer))
             co_return protocol::gone;
@@ -1138,16 +1182,42 @@ net::awaitable<protocol> opening_protocol(live_connection& live)
     co_return *h2 ? protocol::http2 : protocol::http1;
 }
 
-/// The request loop of one connection. A plain connection waits for its next request inside
-/// it; a TLS connection parks instead, and a new run of the loop starts when the client writes.
+void park(std::unique_ptr<live_connection> live);
+void sleep(std::unique_ptr<live_connection> live);
+
+/// Plain new and delete, to the operation's own size. Asio's default hands a handler a block it
+/// recycles per thread, sized for the largest operation the thread has run (an accept): a parked
+/// connection would hold one such block for as long as its client idles.
+template <class T>
+struct exact_allocator
+{
+    using value_type = T;
+    exact_allocator() = default;
+    template <class U>
+    explicit(false) exact_allocator(exact_allocator<U> const& /*other*/) noexcept
+    {}
+    T* allocate(std::size_t n) { return std::allocator<T>{}.allocate(n); }
+    void deallocate(T* p, std::size_t n) { std::allocator<T>{}.deallocate(p, n); }
+    friend bool operator==(exact_allocator /*a*/, exact_allocator /*b*/) { return true; }
+};
+
+/// The request loop of one connection. Between requests, and during a route's delay, the
+/// connection parks: the loop ends, and a new run starts when the client writes or the delay is
+/// over.
 net::awaitable<void> serve(std::unique_ptr<live_connection> live)
 {
     auto& conn = live->conn;
-    auto& state = *live->state;
-    auto& site = live->site;
-    // A parked TLS connection comes back woken, its protocol long settled.
-    if (!live->woken) {
-        switch (co_await opening_protocol(*live)) {
+    // Held for this run of the loop: another connection of the thread may move the thread's
+    // site on meanwhile.
+    auto site = thread_site(*live->state);
+    auto next = after_exchange::next_request;
+    if (live->sleeping) {
+        live->wake = wake_result::none;
+        next = co_await answer_after_sleeping(*live);
+        live->count_served();
+    } else if (live->wake == wake_result::none) {
+        // A fresh connection: a parked one comes back woken, its protocol long settled.
+        switch (co_await opening_protocol(*live, *site)) {
         case protocol::http2:
             co_await switch_to_h2(*live);
             co_return;
@@ -1158,32 +1228,28 @@ net::awaitable<void> serve(std::unique_ptr<live_connection> live)
             break;
         }
     }
-    bool close_gently = false; // unread input may remain: linger before closing
-
-    for (;; ++live->served) {
+    while (next == after_exchange::next_request) {
         if (live->buffer.size() == 0) {
-            // A plain connection waits in await_request(), directly below this frame.
-            auto const next = conn.tls ? next_tls_arrival(*live, site->cfg.limits)
-                                       : (co_await await_request(conn, live->buffer, state,
-                                                                 site->cfg.limits, live->served)
-                                              ? arrival::request
-                                              : arrival::gone);
-            if (next == arrival::park) {
+            auto const arrived = next_arrival(*live, site->cfg.limits);
+            if (arrived == arrival::park) {
                 park(std::move(live));
                 co_return;
             }
-            if (next == arrival::gone)
+            if (arrived == arrival::gone) {
+                next = after_exchange::close;
                 break;
+            }
         }
-        site.refresh();
-        auto const next = co_await serve_exchange(conn, state, live->thread, *site, live->peer,
-                                                  live->buffer, live->served);
-        if (next != after_exchange::next_request) {
-            close_gently = next == after_exchange::close_gently;
-            break;
+        if (auto const& now = thread_site(*live->state); now != site)
+            site = now;
+        next = co_await serve_exchange(*live, site);
+        if (next == after_exchange::sleep) {
+            sleep(std::move(live));
+            co_return;
         }
+        live->count_served();
     }
-    co_await close_connection(conn, close_gently);
+    co_await close_connection(conn, next == after_exchange::close_gently);
 }
 
 /// Runs `serve` for a connection on its thread; an exception ends that connection only, and
@@ -1194,20 +1260,38 @@ void spawn_serve(std::unique_ptr<live_connection> live)
     net::co_spawn(executor, serve(std::move(live)), log_failure<spdlog::level::err>{"session"});
 }
 
+/// Waits, with no coroutine, until the socket is readable, then runs the loop again.
 void park(std::unique_ptr<live_connection> live)
 {
     auto& socket = live->conn.socket;
-    socket.async_wait(tcp::socket::wait_read,
-                      [live = std::move(live)](beast::error_code const& ec) mutable {
-                          live->woken = true;
-                          live->wake_error = ec;
-                          spawn_serve(std::move(live));
-                      });
+    socket.async_wait(
+        client_socket::wait_read,
+        net::bind_allocator(
+            exact_allocator<void>{}, [live = std::move(live)](beast::error_code const& ec) mutable {
+                live->wake = !ec                                   ? wake_result::ready
+                             : ec == net::error::operation_aborted ? wake_result::cancelled
+                                                                   : wake_result::failed;
+                spawn_serve(std::move(live));
+            }));
+}
+
+/// Waits, with no coroutine, until the route's delay is over, then answers and runs the loop
+/// again. No deadline runs meanwhile, and no read buffer is kept.
+void sleep(std::unique_ptr<live_connection> live)
+{
+    live->conn.deadline = steady::time_point::max();
+    if (live->buffer.size() == 0)
+        live->buffer.shrink_to_fit();
+    auto& delays = live->state->delays(live->thread);
+    auto const until = live->sleeping->until;
+    delays.async_wait_until(until, [live = std::move(live)](beast::error_code const&) mutable {
+        spawn_serve(std::move(live));
+    });
 }
 
 } // namespace
 
-void start_session(tcp::socket socket,
+void start_session(client_socket socket,
                    tcp::endpoint const& remote,
                    std::shared_ptr<server_state> state,
                    std::size_t thread,

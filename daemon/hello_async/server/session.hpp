@@ -1,5 +1,6 @@
 #pragma once
 
+#include "hello_async/server/connection_registry.hpp"
 #include "hello_async/server/server_state.hpp"
 #include "hello_async/server/tls_context.hpp"
 
@@ -15,7 +16,7 @@ namespace hello_async {
 /// registry) the socket belongs to. `remote` is the client's address, as accept returned it.
 /// `tls`: the certificates and settings of a connection to a TLS port (null for plain HTTP),
 /// kept as long as it lasts.
-void start_session(boost::asio::ip::tcp::socket socket,
+void start_session(client_socket socket,
                    boost::asio::ip::tcp::endpoint const& remote,
                    std::shared_ptr<server_state> state,
                    std::size_t thread,
