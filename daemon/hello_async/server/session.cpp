@@ -1183,7 +1183,7 @@ net::awaitable<protocol> opening_protocol(live_connection& live, site const& sit
 }
 
 void park(std::unique_ptr<live_connection> live);
-void sleep(std::unique_ptr<live_connection> live);
+void wait_out_delay(std::unique_ptr<live_connection> live);
 
 /// Plain new and delete, to the operation's own size. Asio's default hands a handler a block it
 /// recycles per thread, sized for the largest operation the thread has run (an accept): a parked
@@ -1244,7 +1244,7 @@ net::awaitable<void> serve(std::unique_ptr<live_connection> live)
             site = now;
         next = co_await serve_exchange(*live, site);
         if (next == after_exchange::sleep) {
-            sleep(std::move(live));
+            wait_out_delay(std::move(live));
             co_return;
         }
         live->count_served();
@@ -1277,7 +1277,7 @@ void park(std::unique_ptr<live_connection> live)
 
 /// Waits, with no coroutine, until the route's delay is over, then answers and runs the loop
 /// again. No deadline runs meanwhile, and no read buffer is kept.
-void sleep(std::unique_ptr<live_connection> live)
+void wait_out_delay(std::unique_ptr<live_connection> live)
 {
     live->conn.deadline = steady::time_point::max();
     if (live->buffer.size() == 0)
