@@ -1284,9 +1284,11 @@ void wait_out_delay(std::unique_ptr<live_connection> live)
         live->buffer.shrink_to_fit();
     auto& delays = live->state->delays(live->thread);
     auto const until = live->sleeping->until;
-    delays.async_wait_until(until, [live = std::move(live)](beast::error_code const&) mutable {
-        spawn_serve(std::move(live));
-    });
+    delays.async_wait_until(
+        until, net::bind_allocator(exact_allocator<void>{},
+                                   [live = std::move(live)](beast::error_code const&) mutable {
+                                       spawn_serve(std::move(live));
+                                   }));
 }
 
 } // namespace
