@@ -97,7 +97,7 @@ std::shared_ptr<site const> const& thread_site(server_state const& state)
 enum class wake_result : std::uint8_t
 {
     none,      ///< not parked: a fresh connection, or the loop runs on
-    ready,     ///< the socket is readable, or the route's delay is over
+    ready,     ///< the socket is readable
     cancelled, ///< a drain cancelled the wait
     failed,    ///< closed by a timeout, or another error
 };
@@ -1212,7 +1212,6 @@ net::awaitable<void> serve(std::unique_ptr<live_connection> live)
     auto site = thread_site(*live->state);
     auto next = after_exchange::next_request;
     if (live->sleeping) {
-        live->wake = wake_result::none;
         next = co_await answer_after_sleeping(*live);
         live->count_served();
     } else if (live->wake == wake_result::none) {
