@@ -1,5 +1,7 @@
 #include "hello_async/http/config.hpp"
 
+#include "hello_async/http/unique_fd.hpp"
+
 #include <boost/asio/ip/address.hpp>
 #include <toml++/toml.h>
 
@@ -9,10 +11,8 @@
 #include <charconv>
 #include <cstring>
 #include <fcntl.h>
-#include <fstream>
 #include <limits>
 #include <set>
-#include <sstream>
 #include <sys/stat.h>
 #include <system_error>
 #include <unistd.h>
@@ -61,12 +61,13 @@ class diagnostics
     /// key was read from: the main file or a drop-in merged into it.
     [[nodiscard]] std::string origin(toml::source_region const& where, std::string_view key) const
     {
-        std::ostringstream out;
-        out << (where.path ? *where.path : source_.string()) << ':' << where.begin.line;
+        std::string out = where.path ? *where.path : source_.string();
+        out += ':' + std::to_string(where.begin.line);
         if (where.begin.column != 0)
-            out << ':' << where.begin.column;
-        out << ": " << key;
-        return out.str();
+            out += ':' + std::to_string(where.begin.column);
+        out += ": ";
+        out += key;
+        return out;
     }
 
     [[nodiscard]] fs::path const& source() const { return source_; }
@@ -670,14 +671,20 @@ toml::table parse_document(std::string_view text, fs::path const& source)
 
 std::string read_whole_file(fs::path const& path)
 {
-    std::ifstream in{path, std::ios::binary};
-    if (!in)
+    unique_fd const file{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
+    if (!file)
         throw config_error{path.string() + ": cannot open: " + errno_text(errno)};
-    std::ostringstream text;
-    text << in.rdbuf();
-    if (in.bad())
-        throw config_error{path.string() + ": cannot read: " + errno_text(errno)};
-    return text.str();
+    std::string text;
+    std::array<char, 16384> chunk{};
+    for (;;) {
+        ssize_t const got = ::read(file.get(), chunk.data(), chunk.size());
+        if (got == 0)
+            return text;
+        if (got < 0 && errno != EINTR)
+            throw config_error{path.string() + ": cannot read: " + errno_text(errno)};
+        if (got > 0)
+            text.append(chunk.data(), static_cast<std::size_t>(got));
+    }
 }
 
 /// Where each value of a key was first given: a repeat, perhaps in another file, is refused

@@ -8,7 +8,6 @@
 #include <cstdlib>
 #include <ctime>
 #include <fcntl.h>
-#include <fstream>
 #include <openssl/bio.h>
 #include <openssl/bn.h>
 #include <openssl/err.h>
@@ -279,11 +278,21 @@ int select_alpn(SSL* /*ssl*/,
 /// (ProtectKernelModules=yes): `modprobe tls` at boot turns it on.
 bool kernel_tls_loaded()
 {
-    std::ifstream available{"/proc/sys/net/ipv4/tcp_available_ulp"};
-    std::string name;
-    while (available >> name) {
-        if (name == "tls")
+    int const fd = ::open("/proc/sys/net/ipv4/tcp_available_ulp", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    std::array<char, 512> text{};
+    ssize_t const got = ::read(fd, text.data(), text.size());
+    ::close(fd);
+    if (got <= 0)
+        return false;
+    // One line of names separated by spaces, such as "espintcp mptcp tls".
+    std::string_view names{text.data(), static_cast<std::size_t>(got)};
+    while (!names.empty()) {
+        auto const end = names.find_first_of(" \n");
+        if (names.substr(0, end) == "tls")
             return true;
+        names.remove_prefix(end == std::string_view::npos ? names.size() : end + 1);
     }
     return false;
 }
