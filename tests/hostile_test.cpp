@@ -216,6 +216,30 @@ TEST_F(hostile_timeouts, a_client_that_never_reads_is_cut_off)
     EXPECT_GE(std::chrono::steady_clock::now() - started, 900ms);
 }
 
+TEST_F(hostile_timeouts, a_client_that_never_reads_is_cut_off_with_nothing_left_unread)
+{
+    http_client reader{port_, "127.0.0.1", 5s};
+    int const small = 4096;
+    ::setsockopt(reader.socket().native_handle(), SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    // Few enough requests for the server to have read them all, and more response bytes than
+    // the sockets hold: once the server gives up, a FIN would wait behind what the client does
+    // not read. Only a reset reaches it.
+    std::string burst;
+    for (int i = 0; i < 20; ++i)
+        burst += request("GET", "/pub/big.bin");
+    reader.send(burst);
+    auto const started = std::chrono::steady_clock::now();
+    pollfd p{reader.socket().native_handle(), POLLRDHUP, 0};
+    bool hung_up = false;
+    while (!hung_up && std::chrono::steady_clock::now() - started < 10s) {
+        p.revents = 0;
+        ::poll(&p, 1, 100);
+        hung_up = (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
+    }
+    EXPECT_TRUE(hung_up) << "a client that never reads was never cut off";
+    EXPECT_GE(std::chrono::steady_clock::now() - started, 900ms);
+}
+
 TEST_F(hostile_timeouts, a_body_that_stops_arriving_is_cut_off)
 {
     http_client client{port_, "127.0.0.1", 5s};

@@ -1,10 +1,28 @@
 #include "hello_async/server/connection_registry.hpp"
 
 #include <algorithm>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 
 namespace hello_async {
 
 using steady = std::chrono::steady_clock;
+
+namespace {
+
+/// Closes a connection whose deadline has passed. One with bytes the kernel has not yet sent (the
+/// client stopped reading) is reset: its FIN would queue behind those bytes and never go out, and
+/// the socket would stay in the kernel holding them. Otherwise the close is an orderly one.
+void close_timed_out(client_socket& socket)
+{
+    boost::system::error_code ignored;
+    int unsent = 0;
+    if (::ioctl(socket.native_handle(), SIOCOUTQNSD, &unsent) == 0 && unsent > 0)
+        socket.set_option(boost::asio::socket_base::linger{true, 0}, ignored);
+    socket.close(ignored);
+}
+
+} // namespace
 
 void connection_registry::insert(connection* conn)
 {
@@ -52,8 +70,7 @@ void connection_registry::sweep()
             if (conn.listener != nullptr)
                 conn.listener->last_words(conn);
             // The session's pending operation ends with an error, and the session with it.
-            boost::system::error_code ignored;
-            conn.socket.close(ignored);
+            close_timed_out(conn.socket);
         } else {
             next = std::min(next, conn.deadline);
         }
