@@ -6,6 +6,7 @@
 #include "hello_async/http/request_body.hpp"
 #include "hello_async/http/request_head.hpp"
 #include "hello_async/http/static_files.hpp"
+#include "hello_async/server/arrival_read.hpp"
 #include "hello_async/server/endpoint_text.hpp"
 #include "hello_async/server/h2_link.hpp"
 #include "hello_async/server/logging.hpp"
@@ -98,6 +99,7 @@ enum class wake_result : std::uint8_t
 {
     none,      ///< not parked: a fresh connection, or the loop runs on
     ready,     ///< the socket is readable
+    arrived,   ///< bytes were read into the connection's buffer
     cancelled, ///< a drain cancelled the wait
     failed,    ///< closed by a timeout, or another error
 };
@@ -137,6 +139,8 @@ struct live_connection
     beast::flat_buffer buffer;
     /// Set while an answer waits out its route's delay.
     std::unique_ptr<sleeping_exchange> sleeping;
+    /// A plain connection's wait between requests, made at its first and kept.
+    std::unique_ptr<arrival_read> arrival;
     /// Requests answered, up to the most a counter this small holds: max_requests_per_connection
     /// is compared with it, and a connection that long-lived is no worse for it.
     std::uint32_t served{0};
@@ -415,9 +419,7 @@ tls_read_result plain_read_now(connection& conn, net::mutable_buffer into)
     return {tls_read_status::closed, 0};
 }
 
-/// Between requests: read what has arrived, or park until the socket has more. Asio re-arms
-/// the descriptor for every wait (EPOLL_CTL_MOD), so bytes that came while nothing waited are
-/// reported too.
+/// Between requests: read what has arrived, or park until the socket has more.
 arrival next_arrival(live_connection& live, limits const& lim)
 {
     auto& conn = live.conn;
@@ -430,6 +432,7 @@ arrival next_arrival(live_connection& live, limits const& lim)
             return arrival::gone;
         break;
     case wake_result::ready:
+    case wake_result::arrived: // serve() has taken those bytes: read on
         break;
     case wake_result::none:
         if (!begin_waiting(conn, *live.state, lim, live.served))
@@ -1226,6 +1229,8 @@ net::awaitable<void> serve(std::unique_ptr<live_connection> live)
         case protocol::http1:
             break;
         }
+    } else if (live->wake == wake_result::arrived) {
+        live->wake = wake_result::none;
     }
     while (next == after_exchange::next_request) {
         if (live->buffer.size() == 0) {
@@ -1259,9 +1264,39 @@ void spawn_serve(std::unique_ptr<live_connection> live)
     net::co_spawn(executor, serve(std::move(live)), log_failure<spdlog::level::err>{"session"});
 }
 
-/// Waits, with no coroutine, until the socket is readable, then runs the loop again.
+/// A plain connection's arrival_read is over: its bytes are in the buffer, or it ends.
+void on_arrival(void* context, arrival_read::outcome result, bool destroying)
+{
+    std::unique_ptr<live_connection> live{static_cast<live_connection*>(context)};
+    if (destroying)
+        return;
+    switch (result) {
+    case arrival_read::outcome::arrived:
+        live->wake = wake_result::arrived;
+        live->conn.idle = false;
+        break;
+    case arrival_read::outcome::cancelled:
+        live->wake = wake_result::cancelled;
+        break;
+    case arrival_read::outcome::closed:
+    case arrival_read::outcome::failed:
+        live->wake = wake_result::failed;
+        break;
+    }
+    spawn_serve(std::move(live));
+}
+
+/// Waits, with no coroutine, until the client writes, then runs the loop again.
 void park(std::unique_ptr<live_connection> live)
 {
+    if (!live->conn.tls) {
+        if (!live->arrival)
+            live->arrival = std::make_unique<arrival_read>(&on_arrival, live.get());
+        auto& held = *live.release(); // on_arrival takes it back
+        held.arrival->start(held.conn.socket, held.buffer);
+        return;
+    }
+    // TLS reads whole records through OpenSSL: the wait only says that the socket is readable.
     auto& socket = live->conn.socket;
     socket.async_wait(
         client_socket::wait_read,
