@@ -6,7 +6,9 @@
 # (hello-async into a running journald, nginx and lighttpd into their access log files); second
 # pass: logging off. Server CPU per request is utime + stime of the server's processes divided
 # by the responses wrk counted: the figure to compare, since on two cores the client often
-# saturates first. Every figure is the median of RUNS runs.
+# saturates first. Every figure is the median of RUNS runs. With logging off, the keep-alive and
+# pipelined rows also show syscall_floor: a server doing only the read, stat and write each
+# request needs, the least CPU per request this kernel allows.
 #
 # The TLS part (PARTS=tls) compares hello-async with nginx over HTTPS, same certificate (ECDSA
 # P-256, made here), TLS 1.3, logging off: keep-alive requests, full handshakes, resumed
@@ -44,11 +46,13 @@ runs=${RUNS:-3}
 packaging/install-deps.sh build test bench
 
 cmake --preset release -DBUILD_TESTING=ON >/dev/null
-cmake --build --preset release --target hello-async sleep_clients idle_clients library_floor >/dev/null
+cmake --build --preset release --target hello-async sleep_clients idle_clients library_floor \
+    syscall_floor >/dev/null
 daemon=$top/build/release/daemon/hello-async
 sleep_clients=$top/build/release/tests/bench/sleep_clients
 idle_clients=$top/build/release/tests/bench/idle_clients
 library_floor=$top/build/release/tests/bench/library_floor
+syscall_floor=$top/build/release/tests/bench/syscall_floor
 parts=" ${PARTS:-plain lean journal tls h2} "
 
 work=$(mktemp -d /tmp/hello-async-bench.XXXXXX)
@@ -93,6 +97,7 @@ port_hello=18080
 port_nginx=18081
 port_lighttpd=18082
 port_activate=18083
+port_floor=18084
 
 write_configs() { # logging: on|off
     local log=$1
@@ -171,10 +176,13 @@ start_servers() {
     server_pid[nginx]=$!
     taskset -c 0 lighttpd -D -f "$work/lighttpd.conf" &
     server_pid[lighttpd]=$!
+    taskset -c 0 "$syscall_floor" $port_floor "$www/hello.html" &
+    server_pid[syscall-floor]=$!
     pids+=("${server_pid[@]}")
     wait_port $port_hello
     wait_port $port_nginx
     wait_port $port_lighttpd
+    wait_port $port_floor
     # Every server must really serve the pages: a fast 403 is no benchmark.
     local port expected
     for port in $port_hello $port_nginx $port_lighttpd; do
@@ -192,8 +200,8 @@ start_servers() {
 }
 
 stop_servers() {
-    for s in hello-async nginx lighttpd; do kill "${server_pid[$s]}" 2>/dev/null || true; done
-    for s in hello-async nginx lighttpd; do wait "${server_pid[$s]}" 2>/dev/null || true; done
+    for s in hello-async nginx lighttpd syscall-floor; do kill "${server_pid[$s]}" 2>/dev/null || true; done
+    for s in hello-async nginx lighttpd syscall-floor; do wait "${server_pid[$s]}" 2>/dev/null || true; done
 }
 
 # hello-async's last message counts the request log entries it could not deliver.
@@ -285,7 +293,7 @@ declare -A result
 # The servers a scenario compares, and where each listens.
 servers=(hello-async nginx lighttpd)
 declare -A url_base=([hello-async]=http://127.0.0.1:$port_hello [nginx]=http://127.0.0.1:$port_nginx
-    [lighttpd]=http://127.0.0.1:$port_lighttpd)
+    [lighttpd]=http://127.0.0.1:$port_lighttpd [syscall-floor]=http://127.0.0.1:$port_floor)
 scenario() { # logging name url_path connections [script]
     local log=$1 name=$2 path=$3 conns=$4 script=${5:-}
     local s
@@ -321,6 +329,13 @@ print_table() { # logging
                 "$cpu" "$(awk -v a="$cpu" -v b="$nginx_cpu" 'BEGIN { print a / b }')" \
                 "$(awk -v a="$cpu" -v b="$lighttpd_cpu" 'BEGIN { print a / b }')"
         done
+        if [ -n "${result[$log,$name,syscall-floor,4]:-}" ]; then
+            local cpu=${result[$log,$name,syscall-floor,4]}
+            printf '%-28s %-12s %10.0f %9s %9s %9.2f %9.2f %9.2f\n' "$name" "syscall-floor" \
+                "${result[$log,$name,syscall-floor,1]}" - - "$cpu" \
+                "$(awk -v a="$cpu" -v b="$nginx_cpu" 'BEGIN { print a / b }')" \
+                "$(awk -v a="$cpu" -v b="$lighttpd_cpu" 'BEGIN { print a / b }')"
+        fi
         if [ "$log" = on ]; then
             printf '%-28s %-12s %46s %9.2f\n' "$name" "(journald)" "" "${result[$log,$name,hello-async,5]}"
         fi
@@ -335,9 +350,12 @@ if [[ $parts == *" plain "* ]]; then
 for log in on off; do
     write_configs $log
     start_servers
+    # The keep-alive CPU floor (syscall_floor.cpp) runs beside them with logging off.
+    [ $log = off ] && servers+=(syscall-floor)
     scenario $log keepalive / 50
-    scenario $log close / 50 "$top/tests/bench/close.lua"
     scenario $log pipelined / 50 "$top/tests/bench/pipeline.lua"
+    servers=(hello-async nginx lighttpd)
+    scenario $log close / 50 "$top/tests/bench/close.lua"
     scenario $log 1MiB /files/big.bin 8
     stop_servers
     losses[$log]=$(log_losses "${server_pid[hello-async]}")

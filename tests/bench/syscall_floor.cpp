@@ -1,0 +1,151 @@
+// The CPU floor of a keep-alive server on this machine: one thread, edge-triggered epoll, and per
+// request only the system calls a server that shows an edited file at once cannot avoid: the read
+// of the request, a stat of the file, the write of the response. Every request gets the same
+// 200 with the file's bytes, read once at start; requests are not parsed, only counted by the
+// blank line that ends them, and those that arrive together are answered by one write. The
+// benchmark runs it beside the servers, so that a CPU target can be set against what the kernel
+// alone costs here. A write is not retried: ten pipelined responses of a small file are far
+// below what a loopback socket buffers.
+// usage: syscall_floor PORT FILE
+#include <arpa/inet.h>
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <string>
+#include <string_view>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+#include <vector>
+
+namespace {
+
+std::string read_file(char const* path)
+{
+    std::string body;
+    int const fd = ::open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return body;
+    char chunk[65536];
+    for (ssize_t got; (got = ::read(fd, chunk, sizeof chunk)) > 0;)
+        body.append(chunk, static_cast<std::size_t>(got));
+    ::close(fd);
+    return body;
+}
+
+int listen_on(int port)
+{
+    int const fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int const on = 1;
+    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(static_cast<std::uint16_t>(port));
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::bind(fd, reinterpret_cast<sockaddr const*>(&address), sizeof address) != 0 ||
+        ::listen(fd, 4096) != 0)
+    {
+        std::perror("syscall_floor: bind");
+        std::exit(1);
+    }
+    return fd;
+}
+
+/// Requests complete in `data`, counted by the "\r\n\r\n" that ends each head. `tail` carries
+/// the last three bytes of the previous read, so that an end split across reads still counts.
+std::size_t count_requests(std::string_view data, std::string& tail)
+{
+    std::string joined = tail;
+    joined.append(data);
+    std::size_t count = 0;
+    for (std::size_t at = 0; (at = joined.find("\r\n\r\n", at)) != std::string::npos; at += 4)
+        ++count;
+    tail = joined.substr(joined.size() < 3 ? 0 : joined.size() - 3);
+    if (count > 0 && joined.ends_with("\r\n\r\n"))
+        tail.clear();
+    return count;
+}
+
+} // namespace
+
+int main(int argc, char** argv)
+{
+    if (argc != 3) {
+        std::fprintf(stderr, "usage: syscall_floor PORT FILE\n");
+        return 2;
+    }
+    char const* const path = argv[2];
+    std::string const body = read_file(path);
+    std::string const head = "HTTP/1.1 200 OK\r\nServer: syscall_floor\r\n"
+                             "Content-Type: text/html; charset=utf-8\r\nContent-Length: " +
+                             std::to_string(body.size()) + "\r\n\r\n";
+    std::signal(SIGPIPE, SIG_IGN);
+
+    int const listener = listen_on(std::atoi(argv[1]));
+    int const poller = ::epoll_create1(EPOLL_CLOEXEC);
+    epoll_event listening{};
+    listening.events = EPOLLIN;
+    listening.data.fd = listener;
+    ::epoll_ctl(poller, EPOLL_CTL_ADD, listener, &listening);
+
+    std::vector<std::string> tails; // per descriptor
+    std::vector<iovec> out;
+    char input[16384];
+    epoll_event ready[256];
+    for (;;) {
+        int const count = ::epoll_wait(poller, ready, 256, -1);
+        for (int i = 0; i < count; ++i) {
+            int const fd = ready[i].data.fd;
+            if (fd == listener) {
+                for (int client; (client = ::accept4(listener, nullptr, nullptr,
+                                                     SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0;)
+                {
+                    int const on = 1;
+                    ::setsockopt(client, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+                    epoll_event event{};
+                    event.events = EPOLLIN | EPOLLRDHUP | EPOLLET;
+                    event.data.fd = client;
+                    ::epoll_ctl(poller, EPOLL_CTL_ADD, client, &event);
+                    if (tails.size() <= static_cast<std::size_t>(client))
+                        tails.resize(static_cast<std::size_t>(client) + 1);
+                    tails[static_cast<std::size_t>(client)].clear();
+                }
+                continue;
+            }
+            // Edge-triggered: read until a read comes back short, as Asio's reactor does.
+            for (;;) {
+                ssize_t const got = ::recv(fd, input, sizeof input, 0);
+                if (got <= 0) {
+                    if (got == 0 || (errno != EAGAIN && errno != EINTR))
+                        ::close(fd);
+                    break;
+                }
+                auto const requests = count_requests({input, static_cast<std::size_t>(got)},
+                                                     tails[static_cast<std::size_t>(fd)]);
+                out.clear();
+                for (std::size_t r = 0; r < requests; ++r) {
+                    struct stat st
+                    {
+                    };
+                    ::stat(path, &st);
+                    out.push_back({const_cast<char*>(head.data()), head.size()});
+                    out.push_back({const_cast<char*>(body.data()), body.size()});
+                }
+                if (!out.empty()) {
+                    msghdr message{};
+                    message.msg_iov = out.data();
+                    message.msg_iovlen = out.size();
+                    ::sendmsg(fd, &message, MSG_NOSIGNAL);
+                }
+                if (static_cast<std::size_t>(got) < sizeof input)
+                    break;
+            }
+        }
+    }
+}
