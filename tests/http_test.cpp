@@ -157,6 +157,35 @@ TEST_F(http_daemon, pipelined_requests_are_answered_in_order)
     EXPECT_EQ(third.body, hello_page());
 }
 
+// Answers to pipelined requests leave together (MSG_MORE) when the next is ready at once. One
+// the connection must then wait for is not held back: the kernel would keep it for 200 ms.
+TEST_F(http_daemon, a_pipelined_answer_is_not_held_back_by_a_delayed_one)
+{
+    http_client client{port_};
+    auto const started = std::chrono::steady_clock::now();
+    client.send(request("GET", "/") + request("GET", "/sleep"));
+    auto const first = client.read_response();
+    auto const waited = std::chrono::steady_clock::now() - started;
+    EXPECT_EQ(first.status, 200U);
+    EXPECT_LT(waited, 150ms) << "the first answer waited for the delayed one";
+    auto const second = client.read_response();
+    EXPECT_EQ(second.status, 200U);
+    EXPECT_EQ(second.body, hello_page());
+}
+
+TEST_F(http_daemon, a_pipelined_answer_is_not_held_back_by_a_body_still_coming)
+{
+    http_client client{port_};
+    auto const started = std::chrono::steady_clock::now();
+    client.send(request("GET", "/") + request("GET", "/nope", "Content-Length: 10\r\n") + "ab");
+    auto const first = client.read_response();
+    auto const waited = std::chrono::steady_clock::now() - started;
+    EXPECT_EQ(first.status, 200U);
+    EXPECT_LT(waited, 150ms) << "the first answer waited for the next request's body";
+    client.send("cdefghij");
+    EXPECT_EQ(client.read_response().status, 404U);
+}
+
 TEST_F(http_daemon, garbage_gets_400_and_close)
 {
     http_client client{port_};

@@ -25,6 +25,8 @@
 
 #include <array>
 #include <cerrno>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -146,6 +148,9 @@ struct live_connection
     std::uint32_t served{0};
     std::uint16_t thread; ///< server.threads is at most 1024
     wake_result wake{wake_result::none};
+    /// The last response went out with MSG_MORE: the kernel holds it until the next one, or
+    /// until release_corked().
+    bool corked{false};
 
     void count_served()
     {
@@ -532,6 +537,7 @@ struct pending_response
     bool must_close{false};
     write_progress progress{write_progress::failed};
     std::uint64_t written{0};
+    bool corked{false}; ///< sent whole with MSG_MORE: a pipelined request's answer follows
     std::string unsent; ///< head and in-memory body bytes still to go; empty almost always
     unique_fd file;     ///< set when the body goes out with sendfile, as these parts
     std::vector<body_part> file_parts;
@@ -545,8 +551,10 @@ struct response_scratch
 };
 
 /// Sends `head` then `body` in one sendmsg, without waiting; returns the bytes the socket took,
-/// or nullopt on an error other than a full socket.
-std::optional<std::uint64_t> send_now(int socket, std::string_view head, std::string_view body)
+/// or nullopt on an error other than a full socket. With `more`, the kernel keeps what fits in
+/// one segment until the next send without it.
+std::optional<std::uint64_t>
+send_now(int socket, std::string_view head, std::string_view body, bool more)
 {
     // iovec's pointer is not const, but sendmsg only reads through it.
     // NOLINTBEGIN(cppcoreguidelines-pro-type-const-cast)
@@ -558,7 +566,7 @@ std::optional<std::uint64_t> send_now(int socket, std::string_view head, std::st
     message.msg_iovlen = parts.size();
     ssize_t sent = 0;
     do {
-        sent = ::sendmsg(socket, &message, MSG_DONTWAIT | MSG_NOSIGNAL);
+        sent = ::sendmsg(socket, &message, MSG_DONTWAIT | MSG_NOSIGNAL | (more ? MSG_MORE : 0));
     } while (sent < 0 && errno == EINTR);
     if (sent < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
         return std::nullopt;
@@ -620,7 +628,11 @@ leave_to_sendfile(response_body& body, std::string const& head, pending_response
 /// per connection. The scratch is filled and sent within this one plain function, so no other
 /// connection of the thread can run, and overwrite it, in between: do not split it across a
 /// co_await. What the socket did not take is copied out into the result.
-pending_response write_response_now(connection& conn, response_plan plan)
+///
+/// `next_waiting`: another request is already buffered behind this one (pipelining). A small
+/// response to keep alive then goes with MSG_MORE, so that the answers to a client's pipelined
+/// requests leave in one segment rather than one each.
+pending_response write_response_now(connection& conn, response_plan plan, bool next_waiting = false)
 {
     thread_local response_scratch scratch;
     pending_response out;
@@ -647,7 +659,8 @@ pending_response write_response_now(connection& conn, response_plan plan)
         body_bytes = {};
         sent = tls_write_now(conn, scratch.head);
     } else {
-        sent = send_now(conn.socket.native_handle(), scratch.head, body_bytes);
+        out.corked = next_waiting && plan.head.keep_alive && !plan.must_close;
+        sent = send_now(conn.socket.native_handle(), scratch.head, body_bytes, out.corked);
     }
     if (!sent)
         return out;
@@ -656,6 +669,7 @@ pending_response write_response_now(connection& conn, response_plan plan)
         out.progress = write_progress::done;
         return out;
     }
+    out.corked = false; // the rest goes with async_write, which sends all
     auto const head_left = std::string_view{scratch.head}.substr(
         std::min<std::size_t>(out.written, scratch.head.size()));
     auto const body_done =
@@ -720,13 +734,16 @@ struct first_write
 // it must never become part of a coroutine frame, of which ten thousand may wait at once.
 
 /// Plans the answer to a request and writes what the socket takes.
-first_write
-answer_now(connection& conn, site const& site, request_head const& request, answer_terms terms)
+first_write answer_now(connection& conn,
+                       site const& site,
+                       request_head const& request,
+                       answer_terms terms,
+                       bool next_waiting)
 {
     auto plan = answer(site, request, terms);
     if (plan.delay.count() > 0)
         return {plan.delay, {}};
-    return {std::chrono::milliseconds{0}, write_response_now(conn, std::move(plan))};
+    return {std::chrono::milliseconds{0}, write_response_now(conn, std::move(plan), next_waiting)};
 }
 
 pending_response answer_after_wait(connection& conn,
@@ -957,7 +974,7 @@ net::awaitable<void> refuse_plain_http(connection& conn, site const& site, std::
     std::array<char, 256> start{};
     auto const peeked =
         ::recv(conn.socket.native_handle(), start.data(), start.size(), MSG_PEEK | MSG_DONTWAIT);
-    auto const sent = send_now(conn.socket.native_handle(), response, {});
+    auto const sent = send_now(conn.socket.native_handle(), response, {}, false);
     if (site.cfg.server.access_log) {
         exchange_record rec;
         rec.started = steady::now();
@@ -1018,6 +1035,23 @@ enum class after_exchange
     sleep,        ///< the answer waits out its route's delay: live_connection::sleeping
 };
 
+/// Sends what the kernel holds back for MSG_MORE: before anything the connection may wait for.
+void release_corked(live_connection& live)
+{
+    if (!live.corked)
+        return;
+    live.corked = false;
+    // Setting TCP_NODELAY, even again, pushes what is pending (tcp(7)).
+    int const on = 1;
+    ::setsockopt(live.conn.socket.native_handle(), IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+}
+
+/// Whether a whole request head is buffered: another exchange can begin without waiting.
+bool next_head_buffered(beast::flat_buffer const& buffer)
+{
+    return buffer_view(buffer).find("\r\n\r\n") != std::string_view::npos;
+}
+
 /// The end of every exchange once its answer's first write is done: what the socket did not
 /// take at once, the log entry, and how the connection goes on.
 net::awaitable<after_exchange> conclude_exchange(live_connection& live,
@@ -1033,10 +1067,12 @@ net::awaitable<after_exchange> conclude_exchange(live_connection& live,
         outcome.sent = rest.ok;
         outcome.bytes = rest.bytes;
     }
+    live.corked = pending.corked;
     live.state->requests_served.fetch_add(1, std::memory_order_relaxed);
     if (site.cfg.server.access_log) {
         log_exchange(rec, outcome, live.peer, live.conn, site.cfg.server.access_log_overflow);
         if (site.cfg.server.access_log_overflow == log_overflow::wait) {
+            release_corked(live);
             co_await access_log_room();
         }
     }
@@ -1090,6 +1126,7 @@ net::awaitable<after_exchange> serve_exchange(live_connection& live,
     auto read = take_request(live.buffer, parser, lim);
     // Almost always the request arrived whole, with nothing to wait for.
     if (read.head_incomplete || read.body_pending) {
+        release_corked(live);
         read = co_await read_rest_of_request(conn, live.buffer, parser, lim, std::move(read));
     }
     if (read.client_left)
@@ -1098,8 +1135,11 @@ net::awaitable<after_exchange> serve_exchange(live_connection& live,
     auto const& request = parser.get();
     auto const terms = terms_for(conn, *live.state, site, read, request, live.served);
     auto const first = read.refusal != 0 ? first_write{{}, refuse_now(conn, site, read.refusal)}
-                                         : answer_now(conn, site, request.base(), terms);
+                                         : answer_now(conn, site, request.base(), terms,
+                                                      !conn.tls && !read.body_unread &&
+                                                          next_head_buffered(live.buffer));
     if (first.delay.count() > 0) {
+        release_corked(live);
         begin_sleeping(live, current, first.delay, parser, read, terms, std::move(rec));
         co_return after_exchange::sleep;
     }
@@ -1236,6 +1276,7 @@ net::awaitable<void> serve(std::unique_ptr<live_connection> live)
         if (live->buffer.size() == 0) {
             auto const arrived = next_arrival(*live, site->cfg.limits);
             if (arrived == arrival::park) {
+                release_corked(*live);
                 park(std::move(live));
                 co_return;
             }
