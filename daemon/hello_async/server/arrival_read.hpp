@@ -8,6 +8,22 @@
 
 namespace hello_async {
 
+enum class arrival_outcome : unsigned char
+{
+    arrived,   ///< bytes were appended to the buffer
+    closed,    ///< the client closed its side
+    cancelled, ///< the socket was cancelled or closed meanwhile
+    failed,    ///< a read error, such as a reset
+};
+
+/// One try of an arrival_read: reads what `descriptor` holds through the thread's landing buffer
+/// and appends it to `into`. not_done when nothing is there yet.
+boost::asio::detail::reactor_op::status
+read_arrival(int descriptor, boost::beast::flat_buffer& into, arrival_outcome& result);
+
+/// Queues `read` on the reactor entry of `socket`, as a read.
+void start_reactor_read(client_socket& socket, boost::asio::detail::reactor_op& read);
+
 /// How a plain connection waits for its next request: a read queued on Asio's reactor that holds
 /// no buffer while it waits.
 ///
@@ -19,41 +35,68 @@ namespace hello_async {
 /// would each hold one. This read lands in its thread's buffer and copies what came into the
 /// connection's own buffer the moment it comes, before anything else runs on the thread.
 ///
+/// `Host`, the connection it is a member of, gives its socket and buffer (arrival_socket(),
+/// arrival_buffer()) and is told the outcome by `arrival_done(Host*, arrival_outcome, bool
+/// destroying)`, once per start(). `destroying` is set when the io_context is being destroyed with
+/// the read still queued: the host then only releases what it holds. A member rather than an
+/// allocation of its own, and no more than a pointer besides Asio's operation: ten thousand idle
+/// connections each have one.
+///
 /// This is an operation of Asio's reactor (`boost::asio::detail`): Boost is the distribution's
 /// 1.81, and the tests run every keep-alive connection through it.
+template <class Host>
 class arrival_read : boost::asio::detail::reactor_op
 {
   public:
-    enum class outcome : unsigned char
+    explicit arrival_read(Host& host)
+        : reactor_op{boost::system::error_code{}, &arrival_read::perform_read,
+                     &arrival_read::complete}
+        , host_{&host}
+    {}
+    arrival_read(arrival_read const&) = delete;
+    arrival_read& operator=(arrival_read const&) = delete;
+    arrival_read(arrival_read&&) = delete;
+    arrival_read& operator=(arrival_read&&) = delete;
+    ~arrival_read() = default;
+
+    /// Queues the read. Until it completes, the host's socket and buffer stay as they are.
+    void start()
     {
-        arrived,   ///< bytes were appended to the buffer
-        closed,    ///< the client closed its side
-        cancelled, ///< the socket was cancelled or closed meanwhile
-        failed,    ///< a read error, such as a reset
-    };
-
-    /// Called once per start(), on the socket's thread. `destroying` is set when the io_context
-    /// is being destroyed with the read still queued: the callee then only releases what it
-    /// holds.
-    using completion = void (*)(void* context, outcome result, bool destroying);
-
-    arrival_read(completion on_done, void* context);
-
-    /// Queues the read. Until it completes, `socket` and `into` must stay as they are.
-    void start(client_socket& socket, boost::beast::flat_buffer& into);
+        ec_ = {};
+        bytes_transferred_ = 0;
+        result_ = arrival_outcome::failed;
+        start_reactor_read(host_->arrival_socket(), *this);
+    }
 
   private:
-    static status perform_read(reactor_op* base);
+    static status perform_read(reactor_op* base)
+    {
+        // The reactor hands back the operation start() gave it.
+        // NOLINTNEXTLINE(cppcoreguidelines-pro-type-static-cast-downcast)
+        auto& self = static_cast<arrival_read&>(*base);
+        return read_arrival(self.host_->arrival_socket().native_handle(),
+                            self.host_->arrival_buffer(), self.result_);
+    }
+
     static void complete(void* owner,
                          boost::asio::detail::operation* base,
-                         boost::system::error_code const& ec,
-                         std::size_t bytes);
+                         boost::system::error_code const& /*ec*/,
+                         std::size_t /*bytes*/)
+    {
+        // NOLINTNEXTLINE(cppcoreguidelines-pro-type-static-cast-downcast): as in perform_read()
+        auto& self = static_cast<arrival_read&>(*base);
+        // Asio reports a cancel, or the socket's closing, in the operation's error.
+        auto result = self.result_;
+        if (self.ec_) {
+            result = self.ec_ == boost::asio::error::operation_aborted ? arrival_outcome::cancelled
+                                                                       : arrival_outcome::failed;
+        }
+        // The host may destroy this operation: nothing of it is touched after the call.
+        arrival_done(self.host_, result, owner == nullptr);
+    }
 
-    completion done_;
-    void* context_;
-    int descriptor_{-1};
-    boost::beast::flat_buffer* into_{nullptr};
-    outcome result_{outcome::failed};
+    Host* host_;
+    arrival_outcome result_{arrival_outcome::failed};
 };
 
 } // namespace hello_async

@@ -141,8 +141,8 @@ struct live_connection
     beast::flat_buffer buffer;
     /// Set while an answer waits out its route's delay.
     std::unique_ptr<sleeping_exchange> sleeping;
-    /// A plain connection's wait between requests, made at its first and kept.
-    std::unique_ptr<arrival_read> arrival;
+    /// A plain connection's wait between requests.
+    arrival_read<live_connection> waiting_read{*this};
     /// Requests answered, up to the most a counter this small holds: max_requests_per_connection
     /// is compared with it, and a connection that long-lived is no worse for it.
     std::uint32_t served{0};
@@ -152,12 +152,17 @@ struct live_connection
     /// until release_corked().
     bool corked{false};
 
+    client_socket& arrival_socket() { return conn.socket; }
+    beast::flat_buffer& arrival_buffer() { return buffer; }
+
     void count_served()
     {
         if (served != std::numeric_limits<std::uint32_t>::max())
             ++served;
     }
 };
+
+void arrival_done(live_connection* host, arrival_outcome result, bool destroying);
 
 std::string_view buffer_view(beast::flat_buffer const& buffer)
 {
@@ -1305,22 +1310,23 @@ void spawn_serve(std::unique_ptr<live_connection> live)
     net::co_spawn(executor, serve(std::move(live)), log_failure<spdlog::level::err>{"session"});
 }
 
-/// A plain connection's arrival_read is over: its bytes are in the buffer, or it ends.
-void on_arrival(void* context, arrival_read::outcome result, bool destroying)
+/// A plain connection's waiting_read is over: its bytes are in the buffer, or it ends. It held
+/// the connection meanwhile.
+void arrival_done(live_connection* host, arrival_outcome result, bool destroying)
 {
-    std::unique_ptr<live_connection> live{static_cast<live_connection*>(context)};
+    std::unique_ptr<live_connection> live{host};
     if (destroying)
         return;
     switch (result) {
-    case arrival_read::outcome::arrived:
+    case arrival_outcome::arrived:
         live->wake = wake_result::arrived;
         live->conn.idle = false;
         break;
-    case arrival_read::outcome::cancelled:
+    case arrival_outcome::cancelled:
         live->wake = wake_result::cancelled;
         break;
-    case arrival_read::outcome::closed:
-    case arrival_read::outcome::failed:
+    case arrival_outcome::closed:
+    case arrival_outcome::failed:
         live->wake = wake_result::failed;
         break;
     }
@@ -1331,10 +1337,7 @@ void on_arrival(void* context, arrival_read::outcome result, bool destroying)
 void park(std::unique_ptr<live_connection> live)
 {
     if (!live->conn.tls) {
-        if (!live->arrival)
-            live->arrival = std::make_unique<arrival_read>(&on_arrival, live.get());
-        auto& held = *live.release(); // on_arrival takes it back
-        held.arrival->start(held.conn.socket, held.buffer);
+        live.release()->waiting_read.start(); // arrival_done() takes it back
         return;
     }
     // TLS reads whole records through OpenSSL: the wait only says that the socket is readable.
