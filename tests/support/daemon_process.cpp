@@ -16,6 +16,7 @@
 #include <signal.h>
 #include <sstream>
 #include <stdexcept>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -144,10 +145,16 @@ daemon_process::daemon_process(launch const& how)
     args.emplace_back(HELLO_ASYNC_BINARY);
     args.insert(args.end(), how.args.begin(), how.args.end());
 
+    pid_t const test_process = ::getpid();
     pid_ = ::fork();
     if (pid_ < 0)
         throw std::runtime_error{"fork failed"};
     if (pid_ == 0) {
+        // A test killed by ctest's timeout must not leave its daemon running: it would hold its
+        // port and its journal, and skew every run after it.
+        ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (::getppid() != test_process)
+            ::_exit(127);
         ::dup2(out[1], 1);
         ::dup2(out[1], 2);
         for (auto const& [child_fd, parent_fd] : how.fds) {
