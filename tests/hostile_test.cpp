@@ -189,54 +189,56 @@ TEST_F(hostile_timeouts, idle_keep_alive_is_closed)
     EXPECT_LT(waited, 2500ms);
 }
 
-TEST_F(hostile_timeouts, a_client_that_never_reads_is_cut_off)
+/// Makes `reader` send `requests` copies of a request for a large file in one go, through a
+/// small receive buffer so that the server's writes stall soon; it then never reads.
+void stall(http_client& reader, int requests)
 {
-    http_client reader{port_, "127.0.0.1", 5s};
-    // A small receive buffer so the server's writes stall soon.
     int const small = 4096;
     ::setsockopt(reader.socket().native_handle(), SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
     std::string burst;
-    for (int i = 0; i < 200; ++i)
+    for (int i = 0; i < requests; ++i)
         burst += request("GET", "/pub/big.bin");
     reader.send(burst.substr(0, 64 * 1024)); // as much as the server accepts before stalling
+}
+
+/// Whether the server hangs up on `reader` within `limit`, watched without reading, which
+/// would unstall it.
+bool hung_up_within(http_client& reader, std::chrono::seconds limit)
+{
+    auto const started = std::chrono::steady_clock::now();
+    pollfd p{reader.socket().native_handle(), POLLRDHUP, 0};
+    while (std::chrono::steady_clock::now() - started < limit) {
+        p.revents = 0;
+        ::poll(&p, 1, 100);
+        if ((p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0)
+            return true;
+    }
+    return false;
+}
+
+TEST_F(hostile_timeouts, a_client_that_never_reads_is_cut_off)
+{
+    http_client reader{port_, "127.0.0.1", 5s};
+    stall(reader, 200);
     auto const started = std::chrono::steady_clock::now();
     // Meanwhile a normal client is served.
     http_client normal{port_, "127.0.0.1", 2s};
     EXPECT_EQ(normal.get("/").status, 200U);
     // The server closes the stalled connection once a write has made no progress for
-    // send_timeout (1 s). Wait for that hang-up without reading, which would unstall it.
-    pollfd p{reader.socket().native_handle(), POLLRDHUP, 0};
-    bool hung_up = false;
-    while (!hung_up && std::chrono::steady_clock::now() - started < 10s) {
-        p.revents = 0;
-        ::poll(&p, 1, 100);
-        hung_up = (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
-    }
-    EXPECT_TRUE(hung_up) << "a client that never reads was never cut off";
+    // send_timeout (1 s).
+    EXPECT_TRUE(hung_up_within(reader, 10s)) << "a client that never reads was never cut off";
     EXPECT_GE(std::chrono::steady_clock::now() - started, 900ms);
 }
 
 TEST_F(hostile_timeouts, a_client_that_never_reads_is_cut_off_with_nothing_left_unread)
 {
-    http_client reader{port_, "127.0.0.1", 5s};
-    int const small = 4096;
-    ::setsockopt(reader.socket().native_handle(), SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
     // Few enough requests for the server to have read them all, and more response bytes than
     // the sockets hold: once the server gives up, a FIN would wait behind what the client does
     // not read. Only a reset reaches it.
-    std::string burst;
-    for (int i = 0; i < 20; ++i)
-        burst += request("GET", "/pub/big.bin");
-    reader.send(burst);
+    http_client reader{port_, "127.0.0.1", 5s};
+    stall(reader, 20);
     auto const started = std::chrono::steady_clock::now();
-    pollfd p{reader.socket().native_handle(), POLLRDHUP, 0};
-    bool hung_up = false;
-    while (!hung_up && std::chrono::steady_clock::now() - started < 10s) {
-        p.revents = 0;
-        ::poll(&p, 1, 100);
-        hung_up = (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
-    }
-    EXPECT_TRUE(hung_up) << "a client that never reads was never cut off";
+    EXPECT_TRUE(hung_up_within(reader, 10s)) << "a client that never reads was never cut off";
     EXPECT_GE(std::chrono::steady_clock::now() - started, 900ms);
 }
 
