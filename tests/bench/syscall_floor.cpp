@@ -57,18 +57,22 @@ int listen_on(int port)
     return fd;
 }
 
-/// Requests complete in `data`, counted by the "\r\n\r\n" that ends each head. `tail` carries
-/// the last three bytes of the previous read, so that an end split across reads still counts.
-std::size_t count_requests(std::string_view data, std::string& tail)
+/// Requests complete in `data`, counted by the "\r\n\r\n" that ends each head. `matched` carries
+/// how much of that ending the previous read ended with, so that one split across reads counts.
+std::size_t count_requests(std::string_view data, unsigned& matched)
 {
-    std::string joined = tail;
-    joined.append(data);
+    static constexpr std::string_view end_of_head{"\r\n\r\n"};
     std::size_t count = 0;
-    for (std::size_t at = 0; (at = joined.find("\r\n\r\n", at)) != std::string::npos; at += 4)
-        ++count;
-    tail = joined.substr(joined.size() < 3 ? 0 : joined.size() - 3);
-    if (count > 0 && joined.ends_with("\r\n\r\n"))
-        tail.clear();
+    for (char const c : data) {
+        if (c == end_of_head[matched]) {
+            if (++matched == end_of_head.size()) {
+                ++count;
+                matched = 0;
+            }
+        } else {
+            matched = c == '\r' ? 1 : 0;
+        }
+    }
     return count;
 }
 
@@ -94,7 +98,7 @@ int main(int argc, char** argv)
     listening.data.fd = listener;
     ::epoll_ctl(poller, EPOLL_CTL_ADD, listener, &listening);
 
-    std::vector<std::string> tails; // per descriptor
+    std::vector<unsigned> matched; // per descriptor
     std::vector<iovec> out;
     char input[16384];
     epoll_event ready[256];
@@ -112,9 +116,9 @@ int main(int argc, char** argv)
                     event.events = EPOLLIN | EPOLLRDHUP | EPOLLET;
                     event.data.fd = client;
                     ::epoll_ctl(poller, EPOLL_CTL_ADD, client, &event);
-                    if (tails.size() <= static_cast<std::size_t>(client))
-                        tails.resize(static_cast<std::size_t>(client) + 1);
-                    tails[static_cast<std::size_t>(client)].clear();
+                    if (matched.size() <= static_cast<std::size_t>(client))
+                        matched.resize(static_cast<std::size_t>(client) + 1);
+                    matched[static_cast<std::size_t>(client)] = 0;
                 }
                 continue;
             }
@@ -127,7 +131,7 @@ int main(int argc, char** argv)
                     break;
                 }
                 auto const requests = count_requests({input, static_cast<std::size_t>(got)},
-                                                     tails[static_cast<std::size_t>(fd)]);
+                                                     matched[static_cast<std::size_t>(fd)]);
                 out.clear();
                 for (std::size_t r = 0; r < requests; ++r) {
                     struct stat st

@@ -1,6 +1,7 @@
 #include "hello_async/server/tls_context.hpp"
 
 #include "hello_async/http/field_text.hpp"
+#include "hello_async/http/unique_fd.hpp"
 
 #include <algorithm>
 #include <array>
@@ -278,12 +279,11 @@ int select_alpn(SSL* /*ssl*/,
 /// (ProtectKernelModules=yes): `modprobe tls` at boot turns it on.
 bool kernel_tls_loaded()
 {
-    int const fd = ::open("/proc/sys/net/ipv4/tcp_available_ulp", O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
+    unique_fd const file{::open("/proc/sys/net/ipv4/tcp_available_ulp", O_RDONLY | O_CLOEXEC)};
+    if (!file)
         return false;
     std::array<char, 512> text{};
-    ssize_t const got = ::read(fd, text.data(), text.size());
-    ::close(fd);
+    ssize_t const got = ::read(file.get(), text.data(), text.size());
     if (got <= 0)
         return false;
     // One line of names separated by spaces, such as "espintcp mptcp tls".
