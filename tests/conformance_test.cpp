@@ -414,5 +414,24 @@ TEST_F(conformance, refused_requests_are_logged_by_their_request_line)
     EXPECT_EQ(log.find("\"-\""), std::string::npos) << log;
 }
 
+TEST_F(conformance, exchanges_that_wait_are_logged_by_their_request_line)
+{
+    http_client client{port_};
+    EXPECT_EQ(client.get("/pub/page.txt").status, 200U);
+    // Sent with sendfile: the exchange goes on after its request has been parsed and dropped.
+    EXPECT_EQ(client.get("/pub/big.bin?sent-with-sendfile").body, big_);
+    // A body in two writes: the exchange waits for the rest before it answers.
+    client.send("PUT /pub/page.txt?body-in-two-writes HTTP/1.1\r\nHost: x\r\n"
+                "Content-Length: 6\r\n\r\nab");
+    client.send("cdef");
+    EXPECT_EQ(client.read_response().status, 405U);
+    ASSERT_TRUE(daemon_->wait_for_output("?body-in-two-writes HTTP/1.1 405 "));
+    auto const log = daemon_->output();
+    EXPECT_NE(log.find("PUT /pub/page.txt?body-in-two-writes HTTP/1.1 405 "), std::string::npos)
+        << log;
+    EXPECT_NE(log.find("GET /pub/big.bin?sent-with-sendfile HTTP/1.1 200 "), std::string::npos)
+        << log;
+}
+
 } // namespace
 } // namespace hello_async::testing

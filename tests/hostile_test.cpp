@@ -65,6 +65,16 @@ TEST_F(hostile, a_file_changed_in_place_is_served_changed_at_once)
     EXPECT_EQ(client.get("/pub/page.txt").body, "ABCDEFGHIJ0123456789");
 }
 
+TEST_F(hostile, a_file_replaced_by_a_rename_is_served_new_at_once)
+{
+    http_client client{port_};
+    EXPECT_EQ(client.get("/pub/page.txt").body, "0123456789abcdefghij");
+    // How a site is usually deployed: the new file is written beside the old and renamed over it.
+    dir_.write("pub/page.txt.new", "the new page");
+    fs::rename(dir_.path() / "pub" / "page.txt.new", dir_.path() / "pub" / "page.txt");
+    EXPECT_EQ(client.get("/pub/page.txt").body, "the new page");
+}
+
 TEST_F(hostile, a_file_swapped_for_an_escaping_symlink_is_refused_within_a_second)
 {
     http_client client{port_};

@@ -8,8 +8,11 @@
 #include <chrono>
 #include <cstring>
 #include <fcntl.h>
+#include <functional>
+#include <iterator>
 #include <linux/openat2.h>
 #include <string>
+#include <sys/inotify.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #include <unordered_map>
@@ -83,6 +86,8 @@ struct cache_entry
 {
     std::shared_ptr<cached_file const> file;
     unique_fd fd; ///< the file itself: fstat on it sees changes made in place
+    /// The inotify watch on the file, or -1: then each hit checks it with fstat instead.
+    int watch{-1};
     dev_t device{0};
     ino_t inode{0};
     struct timespec mtime
@@ -92,11 +97,81 @@ struct cache_entry
     bool has_sibling{false}; ///< looked up with the name, at most once a second
 };
 
-/// Touched only by its own I/O thread: no locks.
-std::unordered_map<std::string, cache_entry>& thread_cache()
+/// Changes to a cached file in place (write, truncate, touch) and its name being unlinked or
+/// renamed over, which changes its link count.
+constexpr std::uint32_t change_mask =
+    IN_MODIFY | IN_ATTRIB | IN_CLOSE_WRITE | IN_MOVE_SELF | IN_DELETE_SELF;
+
+/// One I/O thread's cache. Touched only by its own thread: no locks.
+struct thread_files
 {
-    thread_local std::unordered_map<std::string, cache_entry> cache;
-    return cache;
+    std::unordered_map<std::string, cache_entry> entries;
+    int notices{-1}; ///< the inotify instance the server reads for this thread, or -1
+    /// The notices were read in this turn of the thread's loop.
+    bool caught_up{false};
+    std::function<void()> after_catching_up;
+    std::unordered_map<int, unsigned> watch_users; ///< entries per watch: one inode, many names
+
+    /// Watches the file open as `fd`; -1 when there is nothing to watch with or the kernel
+    /// refuses (max_user_watches): that entry is then checked with fstat on every hit.
+    int watch(int fd)
+    {
+        if (notices < 0)
+            return -1;
+        // inotify has no fd-based call; the magic link names exactly the file that was opened.
+        auto const path = "/proc/self/fd/" + std::to_string(fd);
+        int const wd = ::inotify_add_watch(notices, path.c_str(), change_mask);
+        if (wd >= 0)
+            ++watch_users[wd];
+        return wd;
+    }
+
+    void release(int wd)
+    {
+        auto const it = watch_users.find(wd);
+        if (it == watch_users.end() || --it->second > 0)
+            return;
+        watch_users.erase(it);
+        ::inotify_rm_watch(notices, wd);
+    }
+
+    void erase(std::unordered_map<std::string, cache_entry>::iterator it)
+    {
+        release(it->second.watch);
+        entries.erase(it);
+    }
+
+    void clear()
+    {
+        for (auto const& [wd, users] : watch_users)
+            ::inotify_rm_watch(notices, wd);
+        watch_users.clear();
+        entries.clear();
+    }
+
+    /// Drops the entries that `wd` watches; `gone` when the kernel has already removed it.
+    void drop_watched_by(int wd, bool gone)
+    {
+        if (gone)
+            watch_users.erase(wd);
+        for (auto it = entries.begin(); it != entries.end();) {
+            auto const next = std::next(it);
+            if (it->second.watch == wd) {
+                if (gone) {
+                    entries.erase(it);
+                } else {
+                    erase(it);
+                }
+            }
+            it = next;
+        }
+    }
+};
+
+thread_files& thread_cache()
+{
+    thread_local thread_files files;
+    return files;
 }
 
 /// Whether NAME.br or NAME.gz exists beside `name`. Whether an entry by that name exists is
@@ -115,11 +190,17 @@ bool sibling_exists(int dir_fd, std::string_view name)
     return exists(".br") || exists(".gz");
 }
 
-bool unchanged(struct stat const& st, cache_entry const& entry)
+/// The same regular file, not modified since `entry` recorded it; the size is the caller's.
+bool same_file(struct stat const& st, cache_entry const& entry)
 {
     return S_ISREG(st.st_mode) && st.st_dev == entry.device && st.st_ino == entry.inode &&
-           static_cast<std::uint64_t>(st.st_size) == entry.file->bytes.size() &&
            st.st_mtim.tv_sec == entry.mtime.tv_sec && st.st_mtim.tv_nsec == entry.mtime.tv_nsec;
+}
+
+bool unchanged(struct stat const& st, cache_entry const& entry)
+{
+    return same_file(st, entry) &&
+           static_cast<std::uint64_t>(st.st_size) == entry.file->bytes.size();
 }
 
 /// Whether the cached entry still stands for `name` below `dir_fd` (see open_beneath).
@@ -128,7 +209,7 @@ bool still_valid(int dir_fd, char const* name, cache_entry& entry)
     struct stat st
     {
     };
-    if (::fstat(entry.fd.get(), &st) != 0 || !unchanged(st, entry))
+    if (entry.watch < 0 && (::fstat(entry.fd.get(), &st) != 0 || !unchanged(st, entry)))
         return false;
     auto const now = std::chrono::steady_clock::now();
     if (now - entry.name_checked < name_recheck_period)
@@ -169,9 +250,17 @@ std::string const& cache_key(int dir_fd, std::string_view name)
 template <class OpenUncached>
 file_lookup open_cached(int dir_fd, std::string_view name, OpenUncached&& open_uncached)
 {
-    auto const& key = cache_key(dir_fd, name);
     auto& cache = thread_cache();
-    if (auto const it = cache.find(key); it != cache.end()) {
+    if (cache.notices >= 0 && !cache.caught_up) {
+        // Before the first lookup of a turn: the loop may hold a request sent after a change
+        // whose notice it has not read yet (epoll does not report descriptors in the order
+        // they became ready).
+        drop_changed_files();
+        cache.caught_up = true;
+        cache.after_catching_up();
+    }
+    auto const& key = cache_key(dir_fd, name);
+    if (auto const it = cache.entries.find(key); it != cache.entries.end()) {
         if (still_valid(dir_fd, key.c_str() + sizeof dir_fd, it->second)) {
             file_lookup out;
             out.result = file_lookup::outcome::found;
@@ -183,20 +272,37 @@ file_lookup open_cached(int dir_fd, std::string_view name, OpenUncached&& open_u
     auto found = open_uncached();
     if (found.result != file_lookup::outcome::found || found.file.size > cached_size_max)
         return found;
+    if (cache.entries.size() >= cached_files_max)
+        cache.clear(); // a crude bound: a site with more small files than this rereads them
+    cache_entry entry;
+    entry.fd = std::move(found.file.fd);
+    entry.device = found.file.device;
+    entry.inode = found.file.inode;
+    entry.mtime = found.file.mtime;
+    entry.name_checked = std::chrono::steady_clock::now();
+    // Watched before it is read: a change from here on is reported, and one made since the
+    // open shows in a second fstat.
+    entry.watch = cache.watch(entry.fd.get());
     auto file = std::make_shared<cached_file>();
-    if (!read_whole(found.file.fd.get(), found.file.size, file->bytes))
+    struct stat st
+    {
+    };
+    if (!read_whole(entry.fd.get(), found.file.size, file->bytes) ||
+        (entry.watch >= 0 && (::fstat(entry.fd.get(), &st) != 0 || !same_file(st, entry) ||
+                              static_cast<std::uint64_t>(st.st_size) != found.file.size)))
+    {
+        cache.release(entry.watch);
+        found.file.fd = std::move(entry.fd);
         return found;
+    }
     file->etag = make_etag(found.file.inode, found.file.size, found.file.mtime, {});
     file->last_modified = format_http_date(found.file.mtime.tv_sec);
-    if (cache.size() >= cached_files_max)
-        cache.clear(); // a crude bound: a site with more small files than this rereads them
-    cache_entry entry{std::move(file),  std::move(found.file.fd), found.file.device,
-                      found.file.inode, found.file.mtime,         std::chrono::steady_clock::now()};
+    entry.file = std::move(file);
     entry.has_sibling = sibling_exists(dir_fd, name);
     file_lookup out;
     out.result = file_lookup::outcome::found;
     share_cached(entry, out.file);
-    cache.insert_or_assign(key, std::move(entry));
+    cache.entries.insert_or_assign(key, std::move(entry));
     return out;
 }
 
@@ -224,6 +330,46 @@ file_lookup open_beneath(int dir_fd, std::string_view relative)
         return {};
     std::string const name{relative};
     return open_cached(dir_fd, name, [&] { return open_beneath_uncached(dir_fd, name); });
+}
+
+void watch_cached_files(int notices, std::function<void()> after_catching_up)
+{
+    auto& cache = thread_cache();
+    cache.clear();
+    cache.notices = notices;
+    cache.caught_up = false;
+    cache.after_catching_up = std::move(after_catching_up);
+}
+
+void file_notices_go_stale()
+{
+    thread_cache().caught_up = false;
+}
+
+void drop_changed_files()
+{
+    auto& cache = thread_cache();
+    if (cache.notices < 0)
+        return;
+    alignas(inotify_event) std::array<char, 4096> events{};
+    for (;;) {
+        auto const got = ::read(cache.notices, events.data(), events.size());
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got <= 0)
+            return; // EAGAIN: all read
+        for (std::size_t at = 0; at < static_cast<std::size_t>(got);) {
+            inotify_event event{};
+            std::memcpy(&event, events.data() + at, sizeof event);
+            at += sizeof event + event.len;
+            if ((event.mask & IN_Q_OVERFLOW) != 0) {
+                cache.clear(); // changes were lost: trust nothing
+                continue;
+            }
+            if ((event.mask & (change_mask | IN_IGNORED)) != 0)
+                cache.drop_watched_by(event.wd, (event.mask & IN_IGNORED) != 0);
+        }
+    }
 }
 
 bool has_precompressed_sibling(int dir_fd, std::string const& name)

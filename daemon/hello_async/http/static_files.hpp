@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -51,13 +52,33 @@ struct file_lookup
 /// Opens `relative` below the directory `dir_fd` with openat2(RESOLVE_BENEATH): no "..", absolute
 /// symlink or symlink chain can reach a file outside that directory.
 ///
-/// Files up to 64 KiB come from a per-thread cache instead, with their validators. Each request
-/// checks the cached file's own descriptor (fstat: size, modification time), so a file changed
-/// in place is served changed at once; at most once a second the name is looked up again
-/// (fstatat: device, inode), so a file replaced by a rename or a symlink is noticed within a
-/// second, as with lighttpd's stat cache. Anything else is opened and read again. What the cache
-/// holds was always read through the safe open.
+/// Files up to 64 KiB come from a per-thread cache instead, with their validators. A file changed
+/// in place is served changed at once: the kernel reports the change (see watch_cached_files),
+/// or, on a thread without that report, each request checks the cached file's own descriptor
+/// (fstat: size, modification time). At most once a second the name is looked up again
+/// (fstatat: device, inode), so that a file reached through a renamed directory or a swapped
+/// symlink is noticed within a second, as with lighttpd's stat cache. Anything else is opened and
+/// read again. What the cache holds was always read through the safe open.
 [[nodiscard]] file_lookup open_beneath(int dir_fd, std::string_view relative);
+
+/// Lets this thread's file cache trust what it holds without an fstat per request: it watches
+/// each file it caches through `notices`, an inotify instance owned by the caller (-1: stop).
+///
+/// The notices are read once per turn of the thread's event loop, at the first lookup of the
+/// turn, which then calls `after_catching_up`: that must arrange for file_notices_go_stale() to
+/// be called once the loop has run what it has queued now. So a change made before the loop
+/// began a turn is seen by every request answered in it: one sent after the change was read
+/// either in that turn, or, when it arrives while the turn is under way, in a later one. The
+/// caller also reads the notices with drop_changed_files() when `notices` is readable, so that
+/// the kernel's queue never overflows and watches are dropped promptly.
+void watch_cached_files(int notices, std::function<void()> after_catching_up);
+
+/// Ends the turn after_catching_up was called in.
+void file_notices_go_stale();
+
+/// Reads what `notices` holds and drops the cached files it names as changed, renamed or
+/// unlinked (a rename over a name unlinks the file it replaces).
+void drop_changed_files();
 
 /// Whether NAME.br or NAME.gz lies beside `name` below `dir_fd` (AT_FDCWD for an absolute
 /// path); looked up at most once a second per thread, as the file cache looks names up again.

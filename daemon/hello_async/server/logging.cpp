@@ -212,9 +212,14 @@ void log_dropped_entries(std::size_t count, std::chrono::seconds interval)
     this_thread_journal->submit(entry, true);
 }
 
+bool access_log_has_room()
+{
+    return this_thread_journal == nullptr || this_thread_journal->has_room();
+}
+
 boost::asio::awaitable<void> access_log_room()
 {
-    if (this_thread_journal != nullptr && !this_thread_journal->has_room()) {
+    if (!access_log_has_room()) {
         co_await this_thread_journal->wait_for_room();
     }
 }

@@ -68,6 +68,9 @@ struct log_failure
 /// keeps the entry, and the caller then waits in access_log_room() before its next request.
 void log_access(access_entry const& entry, log_overflow overflow = log_overflow::drop);
 
+/// Whether access_log_room() would return at once.
+[[nodiscard]] bool access_log_has_room();
+
 /// Returns once this thread's journal queue has room again (at once when it has, or when
 /// request lines do not go to the journal). Suspends the calling coroutine only: the thread
 /// goes on serving other connections and sending the queue to journald.

@@ -1,5 +1,6 @@
 #include "hello_async/server/server.hpp"
 
+#include "hello_async/http/static_files.hpp"
 #include "hello_async/server/endpoint_text.hpp"
 #include "hello_async/server/logging.hpp"
 #include "hello_async/server/session.hpp"
@@ -8,6 +9,7 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/ip/v6_only.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -23,6 +25,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/inotify.h>
 #include <sys/socket.h>
 #include <system_error>
 
@@ -220,7 +223,63 @@ struct server::worker
     /// Moves `last_beat` while the thread's loop runs; null without a watchdog.
     std::shared_ptr<net::steady_timer> heartbeat;
     std::atomic<std::chrono::steady_clock::rep> last_beat{steady_ticks()};
+    /// The inotify instance through which this thread's file cache learns of changes; closed
+    /// when the kernel has none to give, and then the cache checks each hit with fstat.
+    net::posix::stream_descriptor file_notices{ioc};
 };
+
+namespace {
+
+/// Hands the thread's file cache each batch of change notices as soon as the loop sees it,
+/// until the drain.
+void pass_on_file_changes(net::posix::stream_descriptor& notices, server_state const& state)
+{
+    notices.async_wait(net::posix::stream_descriptor::wait_read,
+                       [&notices, &state](boost::system::error_code ec) {
+                           if (ec)
+                               return;
+                           drop_changed_files();
+                           if (!state.draining.load(std::memory_order_relaxed))
+                               pass_on_file_changes(notices, state);
+                       });
+}
+
+/// An I/O thread's file cache watching its files through the thread's inotify instance, for
+/// as long as the thread runs its loop.
+class thread_file_watch
+{
+  public:
+    thread_file_watch(net::posix::stream_descriptor& notices, server_state const& state)
+    {
+        if (!notices.is_open())
+            return;
+        auto const loop = notices.get_executor();
+        watch_cached_files(notices.native_handle(), [loop] {
+            // Runs after every handler queued now, this turn's included.
+            net::post(loop, [] { file_notices_go_stale(); });
+        });
+        pass_on_file_changes(notices, state);
+    }
+    thread_file_watch(thread_file_watch const&) = delete;
+    thread_file_watch& operator=(thread_file_watch const&) = delete;
+    thread_file_watch(thread_file_watch&&) = delete;
+    thread_file_watch& operator=(thread_file_watch&&) = delete;
+    ~thread_file_watch() { watch_cached_files(-1, {}); }
+};
+
+/// The inotify instance for a thread's file cache; left closed when the kernel has none to give.
+void open_file_notices(net::posix::stream_descriptor& notices)
+{
+    int const fd = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    if (fd < 0) {
+        spdlog::warn("inotify_init1: {}; cached files are checked with fstat on every request",
+                     std::error_code{errno, std::system_category()}.message());
+        return;
+    }
+    notices.assign(fd);
+}
+
+} // namespace
 
 std::string server::status_line() const
 {
@@ -339,6 +398,7 @@ server::server(std::shared_ptr<site const> initial,
         }
         state_->registry(i).attach_timer(w->deadline_sweep);
         state_->delays(i).attach_timer(w->delays);
+        open_file_notices(w->file_notices);
         workers_.push_back(std::move(w));
     }
 }
@@ -388,6 +448,7 @@ int server::run()
         auto& w = workers_[i];
         threads_.emplace_back([this, &w, i] {
             {
+                thread_file_watch const file_watch{w->file_notices, *state_};
                 thread_access_log const access_log{w->ioc};
                 w->ioc.run();
             }
@@ -498,6 +559,9 @@ void server::begin_drain(std::string_view why)
                 acceptor->close(ignored);
             if (w.heartbeat)
                 w.heartbeat->cancel();
+            // What the drain still answers is checked with fstat, as without inotify.
+            watch_cached_files(-1, {});
+            w.file_notices.cancel(ignored);
             state_->registry(i).for_each([](connection& conn) {
                 // Cancel, not close: a read that has already completed with the next request
                 // still delivers it, and the session answers what was sent before the signal.

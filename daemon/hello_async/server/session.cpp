@@ -101,7 +101,6 @@ enum class wake_result : std::uint8_t
 {
     none,      ///< not parked: a fresh connection, or the loop runs on
     ready,     ///< the socket is readable
-    arrived,   ///< bytes were read into the connection's buffer
     cancelled, ///< a drain cancelled the wait
     failed,    ///< closed by a timeout, or another error
 };
@@ -442,7 +441,6 @@ arrival next_arrival(live_connection& live, limits const& lim)
             return arrival::gone;
         break;
     case wake_result::ready:
-    case wake_result::arrived: // serve() has taken those bytes: read on
         break;
     case wake_result::none:
         if (!begin_waiting(conn, *live.state, lim, live.served))
@@ -1057,44 +1055,110 @@ bool next_head_buffered(beast::flat_buffer const& buffer)
     return buffer_view(buffer).find("\r\n\r\n") != std::string_view::npos;
 }
 
-/// The end of every exchange once its answer's first write is done: what the socket did not
-/// take at once, the log entry, and how the connection goes on.
-net::awaitable<after_exchange> conclude_exchange(live_connection& live,
-                                                 site const& site,
-                                                 exchange_record& rec,
-                                                 pending_response const& pending,
-                                                 bool body_unread)
+/// An exchange that must wait before it can go on, made only then: what the coroutine that
+/// waits needs, moved out of the plain functions that began the exchange.
+struct unfinished_exchange
 {
-    auto outcome = outcome_of(pending);
-    // Almost always the response went whole, with nothing to wait for.
-    if (pending.progress == write_progress::partial) {
-        auto const rest = co_await finish_sending(live.conn, pending, site.cfg.limits.send_timeout);
-        outcome.sent = rest.ok;
-        outcome.bytes = rest.bytes;
-    }
-    live.corked = pending.corked;
-    live.state->requests_served.fetch_add(1, std::memory_order_relaxed);
-    if (site.cfg.server.access_log) {
-        log_exchange(rec, outcome, live.peer, live.conn, site.cfg.server.access_log_overflow);
-        if (site.cfg.server.access_log_overflow == log_overflow::wait) {
-            release_corked(live);
-            co_await access_log_room();
-        }
-    }
-    if (!outcome.sent)
-        co_return after_exchange::close;
-    if (outcome.keep_alive)
-        co_return after_exchange::next_request;
-    bool const unread = outcome.must_close || body_unread || live.buffer.size() > 0;
-    co_return unread ? after_exchange::close_gently : after_exchange::close;
+    enum class stage : std::uint8_t
+    {
+        head,     ///< the rest of the request head
+        body,     ///< the rest of a body that is read and thrown away
+        sending,  ///< room in the socket for the rest of the answer
+        log_room, ///< room in the journal queue (access_log_overflow = "wait")
+    };
+    stage at{stage::head};
+    bool body_unread{false};
+    std::shared_ptr<site const> answering_site;
+    exchange_record rec;
+    std::string method; ///< what rec.entry's request line points to until stage::body sets it
+    std::string target;
+    request_parser::value_type request; ///< stage::body
+    request_read read;                  ///< stage::body
+    pending_response pending;           ///< stage::sending
+    exchange_outcome outcome;           ///< stage::log_room
+};
+
+/// How far an exchange got without waiting: to its end, or to an unfinished_exchange.
+struct exchange_step
+{
+    after_exchange next{after_exchange::close};
+    std::unique_ptr<unfinished_exchange> unfinished;
+};
+
+exchange_step wait_for(unfinished_exchange::stage at,
+                       std::shared_ptr<site const> const& current,
+                       exchange_record&& rec)
+{
+    auto unfinished = std::make_unique<unfinished_exchange>();
+    unfinished->at = at;
+    unfinished->answering_site = current;
+    // The log entry's request line points into a parser or request that is about to go.
+    unfinished->method = rec.entry.method;
+    unfinished->target = rec.entry.target;
+    unfinished->rec = std::move(rec);
+    unfinished->rec.entry.method = unfinished->method;
+    unfinished->rec.entry.target = unfinished->target;
+    return {after_exchange::close, std::move(unfinished)};
 }
 
-/// Keeps a request whose route asks for a delay until it is over: the request head, moved out
-/// of the parser, and what the answer and its log entry need.
+/// How the connection goes on once the exchange is logged.
+after_exchange
+next_after(live_connection const& live, exchange_outcome const& outcome, bool body_unread)
+{
+    if (!outcome.sent)
+        return after_exchange::close;
+    if (outcome.keep_alive)
+        return after_exchange::next_request;
+    bool const unread = outcome.must_close || body_unread || live.buffer.size() > 0;
+    return unread ? after_exchange::close_gently : after_exchange::close;
+}
+
+/// The end of an exchange whose answer is out: the count, the log entry, and how the
+/// connection goes on.
+exchange_step conclude_sent(live_connection& live,
+                            std::shared_ptr<site const> const& current,
+                            exchange_record&& rec,
+                            exchange_outcome const& outcome,
+                            bool body_unread)
+{
+    auto const& server_cfg = current->cfg.server;
+    live.state->requests_served.fetch_add(1, std::memory_order_relaxed);
+    if (server_cfg.access_log) {
+        log_exchange(rec, outcome, live.peer, live.conn, server_cfg.access_log_overflow);
+        if (server_cfg.access_log_overflow == log_overflow::wait && !access_log_has_room()) {
+            auto step = wait_for(unfinished_exchange::stage::log_room, current, std::move(rec));
+            step.unfinished->outcome = outcome;
+            step.unfinished->body_unread = body_unread;
+            return step;
+        }
+    }
+    return {next_after(live, outcome, body_unread), nullptr};
+}
+
+/// The end of every exchange once its answer's first write is done.
+exchange_step conclude_exchange(live_connection& live,
+                                std::shared_ptr<site const> const& current,
+                                exchange_record&& rec,
+                                pending_response&& pending,
+                                bool body_unread)
+{
+    live.corked = pending.corked;
+    // Almost always the response went whole, with nothing to wait for.
+    if (pending.progress == write_progress::partial) {
+        auto step = wait_for(unfinished_exchange::stage::sending, current, std::move(rec));
+        step.unfinished->pending = std::move(pending);
+        step.unfinished->body_unread = body_unread;
+        return step;
+    }
+    return conclude_sent(live, current, std::move(rec), outcome_of(pending), body_unread);
+}
+
+/// Keeps a request whose route asks for a delay until it is over: the request head, and what
+/// the answer and its log entry need.
 void begin_sleeping(live_connection& live,
                     std::shared_ptr<site const> site,
                     std::chrono::milliseconds delay,
-                    request_parser& parser,
+                    request_parser::value_type&& request,
                     request_read const& read,
                     answer_terms terms,
                     exchange_record rec)
@@ -1102,7 +1166,7 @@ void begin_sleeping(live_connection& live,
     auto sleeper = std::make_unique<sleeping_exchange>();
     sleeper->until = steady::now() + delay;
     sleeper->answering_site = std::move(site);
-    sleeper->request = std::move(parser.release().base());
+    sleeper->request = std::move(request.base());
     sleeper->host = read.checked.host;
     if (terms.https_redirect_host != nullptr)
         terms.https_redirect_host = &sleeper->host;
@@ -1114,41 +1178,123 @@ void begin_sleeping(live_connection& live,
     live.sleeping = std::move(sleeper);
 }
 
-/// One request and its answer, from its first buffered byte to its log entry, or to the delay
-/// its route asks for (after_exchange::sleep, with live.sleeping set). A coroutine of its own,
-/// so that what an exchange needs (the parser, the plan, the log record) has a frame only while
-/// the exchange lasts.
-net::awaitable<after_exchange> serve_exchange(live_connection& live,
-                                              std::shared_ptr<site const> const& current)
+/// An exchange whose request is read: its answer, or the delay its route asks for
+/// (after_exchange::sleep, with live.sleeping set).
+exchange_step answer_request(live_connection& live,
+                             std::shared_ptr<site const> const& current,
+                             exchange_record&& rec,
+                             request_parser::value_type& request,
+                             request_read const& read)
 {
-    auto const& site = *current;
     auto& conn = live.conn;
-    auto const& lim = site.cfg.limits;
-    exchange_record rec;
-    rec.started = steady::now();
-    conn.deadline = rec.started + lim.header_timeout;
-    request_parser parser;
-    auto read = take_request(live.buffer, parser, lim);
-    // Almost always the request arrived whole, with nothing to wait for.
-    if (read.head_incomplete || read.body_pending) {
-        release_corked(live);
-        read = co_await read_rest_of_request(conn, live.buffer, parser, lim, std::move(read));
-    }
-    if (read.client_left)
-        co_return after_exchange::close;
-    record_request(rec, parser, live.buffer);
-    auto const& request = parser.get();
+    auto const& site = *current;
     auto const terms = terms_for(conn, *live.state, site, read, request, live.served);
-    auto const first = read.refusal != 0 ? first_write{{}, refuse_now(conn, site, read.refusal)}
-                                         : answer_now(conn, site, request.base(), terms,
-                                                      !conn.tls && !read.body_unread &&
-                                                          next_head_buffered(live.buffer));
+    auto first = read.refusal != 0 ? first_write{{}, refuse_now(conn, site, read.refusal)}
+                                   : answer_now(conn, site, request.base(), terms,
+                                                !conn.tls && !read.body_unread &&
+                                                    next_head_buffered(live.buffer));
     if (first.delay.count() > 0) {
         release_corked(live);
-        begin_sleeping(live, current, first.delay, parser, read, terms, std::move(rec));
-        co_return after_exchange::sleep;
+        begin_sleeping(live, current, first.delay, std::move(request), read, terms, std::move(rec));
+        return {after_exchange::sleep, nullptr};
     }
-    co_return co_await conclude_exchange(live, site, rec, first.pending, read.body_unread);
+    return conclude_exchange(live, current, std::move(rec), std::move(first.pending),
+                             read.body_unread);
+}
+
+/// One request and its answer, from its first buffered byte as far as it goes without
+/// waiting: almost always to its log entry. A plain function, so that what an exchange needs
+/// (the parser, the plan, the log record) is on the stack and gone when it returns; only an
+/// exchange that must wait moves what it needs to the heap.
+exchange_step exchange_without_waiting(live_connection& live,
+                                       std::shared_ptr<site const> const& current)
+{
+    auto const& lim = current->cfg.limits;
+    exchange_record rec;
+    rec.started = steady::now();
+    live.conn.deadline = rec.started + lim.header_timeout;
+    request_parser parser;
+    auto read = take_request(live.buffer, parser, lim);
+    if (read.head_incomplete) {
+        release_corked(live);
+        return wait_for(unfinished_exchange::stage::head, current, std::move(rec));
+    }
+    if (read.body_pending) {
+        release_corked(live);
+        auto step = wait_for(unfinished_exchange::stage::body, current, std::move(rec));
+        auto& unfinished = *step.unfinished;
+        unfinished.request = parser.release();
+        unfinished.rec.entry.method = unfinished.request.method_string();
+        unfinished.rec.entry.target = unfinished.request.target();
+        unfinished.rec.entry.version = unfinished.request.version();
+        unfinished.read = std::move(read);
+        return step;
+    }
+    record_request(rec, parser, live.buffer);
+    return answer_request(live, current, std::move(rec), parser.get(), read);
+}
+
+/// The rest of an unfinished exchange's request head, then the exchange as far as it goes
+/// without waiting again.
+net::awaitable<exchange_step> finish_head(live_connection& live, unfinished_exchange& ex)
+{
+    request_parser parser;
+    // A named value, not a temporary in the co_await: GCC 12 destroys such a temporary twice.
+    request_read incomplete{.head_incomplete = true};
+    auto const read = co_await read_rest_of_request(
+        live.conn, live.buffer, parser, ex.answering_site->cfg.limits, std::move(incomplete));
+    if (read.client_left)
+        co_return exchange_step{after_exchange::close, nullptr};
+    record_request(ex.rec, parser, live.buffer);
+    co_return answer_request(live, ex.answering_site, std::move(ex.rec), parser.get(), read);
+}
+
+net::awaitable<exchange_step> finish_body(live_connection& live, unfinished_exchange& ex)
+{
+    auto const discarded = co_await discard_body(live.conn, live.buffer, *ex.read.body_pending,
+                                                 ex.answering_site->cfg.limits);
+    if (!discarded)
+        co_return exchange_step{after_exchange::close, nullptr};
+    ex.read.refusal = *discarded;
+    ex.read.body_pending.reset();
+    co_return answer_request(live, ex.answering_site, std::move(ex.rec), ex.request, ex.read);
+}
+
+net::awaitable<exchange_step> finish_answer(live_connection& live, unfinished_exchange& ex)
+{
+    auto outcome = outcome_of(ex.pending);
+    auto const rest =
+        co_await finish_sending(live.conn, ex.pending, ex.answering_site->cfg.limits.send_timeout);
+    outcome.sent = rest.ok;
+    outcome.bytes = rest.bytes;
+    co_return conclude_sent(live, ex.answering_site, std::move(ex.rec), outcome, ex.body_unread);
+}
+
+/// Takes an unfinished exchange through its waits to its end.
+net::awaitable<after_exchange> finish_exchange(live_connection& live,
+                                               std::unique_ptr<unfinished_exchange> ex)
+{
+    using stage = unfinished_exchange::stage;
+    for (;;) {
+        if (ex->at == stage::log_room) {
+            release_corked(live);
+            co_await access_log_room();
+            co_return next_after(live, ex->outcome, ex->body_unread);
+        }
+        // Statements, not a conditional expression: GCC 12 miscompiles co_await in the arms
+        // of ?: (it ran more than one arm).
+        exchange_step step;
+        if (ex->at == stage::head) {
+            step = co_await finish_head(live, *ex);
+        } else if (ex->at == stage::body) {
+            step = co_await finish_body(live, *ex);
+        } else {
+            step = co_await finish_answer(live, *ex);
+        }
+        if (!step.unfinished)
+            co_return step.next;
+        ex = std::move(step.unfinished);
+    }
 }
 
 /// Answers the request whose delay is over, unless the connection was closed meanwhile.
@@ -1156,14 +1302,18 @@ net::awaitable<after_exchange> answer_after_sleeping(live_connection& live)
 {
     auto const sleeper = std::move(live.sleeping);
     auto& conn = live.conn;
-    auto const& site = *sleeper->answering_site;
     if (!conn.socket.is_open())
         co_return after_exchange::close;
     // A drain that began during the delay still gets this answer, but no further one.
     if (live.state->draining.load(std::memory_order_relaxed))
         sleeper->terms.keep_alive = false;
-    auto const pending = answer_after_wait(conn, site, sleeper->request, sleeper->terms);
-    co_return co_await conclude_exchange(live, site, sleeper->rec, pending, sleeper->body_unread);
+    auto const& current = sleeper->answering_site;
+    auto pending = answer_after_wait(conn, *current, sleeper->request, sleeper->terms);
+    auto step = conclude_exchange(live, current, std::move(sleeper->rec), std::move(pending),
+                                  sleeper->body_unread);
+    if (!step.unfinished)
+        co_return step.next;
+    co_return co_await finish_exchange(live, std::move(step.unfinished));
 }
 
 // GCC 12 inlines Asio's frame allocation (aligned_alloc) into these coroutines and then fails
@@ -1251,15 +1401,23 @@ struct exact_allocator
 
 /// The request loop of one connection. Between requests, and during a route's delay, the
 /// connection parks: the loop ends, and a new run starts when the client writes or the delay is
-/// over.
-net::awaitable<void> serve(std::unique_ptr<live_connection> live)
+/// over. `begun` is an exchange serve_at_once() began and could not finish.
+net::awaitable<void> serve(std::unique_ptr<live_connection> live,
+                           std::unique_ptr<unfinished_exchange> begun)
 {
     auto& conn = live->conn;
     // Held for this run of the loop: another connection of the thread may move the thread's
     // site on meanwhile.
     auto site = thread_site(*live->state);
     auto next = after_exchange::next_request;
-    if (live->sleeping) {
+    if (begun) {
+        next = co_await finish_exchange(*live, std::move(begun));
+        if (next == after_exchange::sleep) {
+            wait_out_delay(std::move(live));
+            co_return;
+        }
+        live->count_served();
+    } else if (live->sleeping) {
         next = co_await answer_after_sleeping(*live);
         live->count_served();
     } else if (live->wake == wake_result::none) {
@@ -1274,8 +1432,6 @@ net::awaitable<void> serve(std::unique_ptr<live_connection> live)
         case protocol::http1:
             break;
         }
-    } else if (live->wake == wake_result::arrived) {
-        live->wake = wake_result::none;
     }
     while (next == after_exchange::next_request) {
         if (live->buffer.size() == 0) {
@@ -1292,7 +1448,11 @@ net::awaitable<void> serve(std::unique_ptr<live_connection> live)
         }
         if (auto const& now = thread_site(*live->state); now != site)
             site = now;
-        next = co_await serve_exchange(*live, site);
+        auto step = exchange_without_waiting(*live, site);
+        next = step.next;
+        if (step.unfinished) {
+            next = co_await finish_exchange(*live, std::move(step.unfinished));
+        }
         if (next == after_exchange::sleep) {
             wait_out_delay(std::move(live));
             co_return;
@@ -1302,12 +1462,63 @@ net::awaitable<void> serve(std::unique_ptr<live_connection> live)
     co_await close_connection(conn, next == after_exchange::close_gently);
 }
 
-/// Runs `serve` for a connection on its thread; an exception ends that connection only, and
-/// is logged.
-void spawn_serve(std::unique_ptr<live_connection> live)
+constexpr log_failure<spdlog::level::err> log_session_failure{"session"};
+
+net::awaitable<void> close_after_serving(std::unique_ptr<live_connection> live, bool gently)
+{
+    co_await close_connection(live->conn, gently);
+}
+
+void spawn_close(std::unique_ptr<live_connection> live, bool gently)
 {
     auto executor = live->conn.socket.get_executor();
-    net::co_spawn(executor, serve(std::move(live)), log_failure<spdlog::level::err>{"session"});
+    net::co_spawn(executor, close_after_serving(std::move(live), gently), log_session_failure);
+}
+
+/// Runs `serve` for a connection on its thread; an exception ends that connection only, and
+/// is logged.
+void spawn_serve(std::unique_ptr<live_connection> live,
+                 std::unique_ptr<unfinished_exchange> begun = nullptr)
+{
+    auto executor = live->conn.socket.get_executor();
+    net::co_spawn(executor, serve(std::move(live), std::move(begun)), log_session_failure);
+}
+
+/// Serves a woken plain connection's requests on the spot, with no coroutine, for as long as
+/// none has to wait: the usual keep-alive exchange reads a whole request, writes a whole
+/// answer and parks again. The first wait hands the connection to serve().
+void serve_at_once(std::unique_ptr<live_connection> live)
+{
+    for (;;) {
+        auto const& site = thread_site(*live->state);
+        if (live->buffer.size() == 0) {
+            switch (next_arrival(*live, site->cfg.limits)) {
+            case arrival::park:
+                release_corked(*live);
+                park(std::move(live));
+                return;
+            case arrival::gone:
+                spawn_close(std::move(live), false);
+                return;
+            case arrival::request:
+                break;
+            }
+        }
+        auto step = exchange_without_waiting(*live, site);
+        if (step.unfinished) {
+            spawn_serve(std::move(live), std::move(step.unfinished));
+            return;
+        }
+        if (step.next == after_exchange::sleep) {
+            wait_out_delay(std::move(live));
+            return;
+        }
+        live->count_served();
+        if (step.next != after_exchange::next_request) {
+            spawn_close(std::move(live), step.next == after_exchange::close_gently);
+            return;
+        }
+    }
 }
 
 /// A plain connection's waiting_read is over: its bytes are in the buffer, or it ends. It held
@@ -1319,9 +1530,14 @@ void arrival_done(live_connection* host, arrival_outcome result, bool destroying
         return;
     switch (result) {
     case arrival_outcome::arrived:
-        live->wake = wake_result::arrived;
         live->conn.idle = false;
-        break;
+        // Called from the reactor: an exception must end this connection, not the thread.
+        try {
+            serve_at_once(std::move(live));
+        } catch (...) {
+            log_session_failure(std::current_exception());
+        }
+        return;
     case arrival_outcome::cancelled:
         live->wake = wake_result::cancelled;
         break;
