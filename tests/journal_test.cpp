@@ -11,6 +11,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <thread>
@@ -59,8 +60,14 @@ class journal : public ::testing::Test
         dir_.write("unlimited.conf", "[Journal]\nRateLimitIntervalSec=0\n");
         fs::copy_file(dir_.path() / "unlimited.conf",
                       "/run/systemd/journald.conf.d/unlimited.conf");
+        auto const test_process = ::getpid();
         journald_ = ::fork();
         if (journald_ == 0) {
+            // As with the daemon (daemon_process): a test ended by ctest's timeout must not
+            // leave its journald running.
+            ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+            if (::getppid() != test_process)
+                ::_exit(127);
             ::execl("/lib/systemd/systemd-journald", "systemd-journald", nullptr);
             ::_exit(127);
         }
