@@ -8,7 +8,6 @@
 #include <chrono>
 #include <cstring>
 #include <fcntl.h>
-#include <functional>
 #include <iterator>
 #include <linux/openat2.h>
 #include <string>
@@ -107,9 +106,9 @@ struct thread_files
 {
     std::unordered_map<std::string, cache_entry> entries;
     int notices{-1}; ///< the inotify instance the server reads for this thread, or -1
-    /// The notices were read in this turn of the thread's loop.
-    bool caught_up{false};
-    std::function<void()> after_catching_up;
+    /// A request may have arrived after a notice that is still unread (see
+    /// file_notices_may_be_pending).
+    bool notices_pending{false};
     std::unordered_map<int, unsigned> watch_users; ///< entries per watch: one inode, many names
 
     /// Watches the file open as `fd`; -1 when there is nothing to watch with or the kernel
@@ -251,14 +250,8 @@ template <class OpenUncached>
 file_lookup open_cached(int dir_fd, std::string_view name, OpenUncached&& open_uncached)
 {
     auto& cache = thread_cache();
-    if (cache.notices >= 0 && !cache.caught_up) {
-        // Before the first lookup of a turn: the loop may hold a request sent after a change
-        // whose notice it has not read yet (epoll does not report descriptors in the order
-        // they became ready).
+    if (cache.notices >= 0 && cache.notices_pending)
         drop_changed_files();
-        cache.caught_up = true;
-        cache.after_catching_up();
-    }
     auto const& key = cache_key(dir_fd, name);
     if (auto const it = cache.entries.find(key); it != cache.entries.end()) {
         if (still_valid(dir_fd, key.c_str() + sizeof dir_fd, it->second)) {
@@ -332,18 +325,17 @@ file_lookup open_beneath(int dir_fd, std::string_view relative)
     return open_cached(dir_fd, name, [&] { return open_beneath_uncached(dir_fd, name); });
 }
 
-void watch_cached_files(int notices, std::function<void()> after_catching_up)
+void watch_cached_files(int notices)
 {
     auto& cache = thread_cache();
     cache.clear();
     cache.notices = notices;
-    cache.caught_up = false;
-    cache.after_catching_up = std::move(after_catching_up);
+    cache.notices_pending = false;
 }
 
-void file_notices_go_stale()
+void file_notices_may_be_pending()
 {
-    thread_cache().caught_up = false;
+    thread_cache().notices_pending = true;
 }
 
 void drop_changed_files()
@@ -351,6 +343,7 @@ void drop_changed_files()
     auto& cache = thread_cache();
     if (cache.notices < 0)
         return;
+    cache.notices_pending = false;
     alignas(inotify_event) std::array<char, 4096> events{};
     for (;;) {
         auto const got = ::read(cache.notices, events.data(), events.size());

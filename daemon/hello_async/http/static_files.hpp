@@ -4,7 +4,6 @@
 
 #include <cstdint>
 #include <filesystem>
-#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -64,17 +63,21 @@ struct file_lookup
 /// Lets this thread's file cache trust what it holds without an fstat per request: it watches
 /// each file it caches through `notices`, an inotify instance owned by the caller (-1: stop).
 ///
-/// The notices are read once per turn of the thread's event loop, at the first lookup of the
-/// turn, which then calls `after_catching_up`: that must arrange for file_notices_go_stale() to
-/// be called once the loop has run what it has queued now. So a change made before the loop
-/// began a turn is seen by every request answered in it: one sent after the change was read
-/// either in that turn, or, when it arrives while the turn is under way, in a later one. The
-/// caller also reads the notices with drop_changed_files() when `notices` is readable, so that
-/// the kernel's queue never overflows and watches are dropped promptly.
-void watch_cached_files(int notices, std::function<void()> after_catching_up);
+/// The caller reads the notices with drop_changed_files() whenever `notices` is readable, on the
+/// same event loop as its sockets. The kernel queues a notice before the change that caused it
+/// returns, so a request sent after the change makes its socket ready after the notices were: an
+/// edge-triggered loop meets them first, and a request that arrives after a change is answered
+/// from the changed file. Bytes that reach the server by other ways than the loop's report (a
+/// read tried at once when a connection starts waiting, or a read on after the reported one)
+/// have no such order: whoever reads them calls file_notices_may_be_pending(), and the next
+/// lookup reads the notices first. What remains is epoll's own order, which follows readiness
+/// only for descriptors not on its ready list yet: a connection listed for an earlier event that
+/// a busy thread has not collected comes before a notice queued after it, so a request that
+/// arrives then, a moment after a change, can still be answered from the copy before it.
+void watch_cached_files(int notices);
 
-/// Ends the turn after_catching_up was called in.
-void file_notices_go_stale();
+/// Makes the next lookup on this thread read the notices first.
+void file_notices_may_be_pending();
 
 /// Reads what `notices` holds and drops the cached files it names as changed, renamed or
 /// unlinked (a rename over a name unlinks the file it replaces).

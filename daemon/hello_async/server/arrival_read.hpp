@@ -10,7 +10,10 @@ namespace hello_async {
 
 enum class arrival_outcome : unsigned char
 {
-    arrived,   ///< bytes were appended to the buffer
+    arrived, ///< bytes were appended to the buffer
+    /// As `arrived`, by the try start() makes at once: the bytes were there before the reactor
+    /// reported the socket, so nothing orders them after the thread's other events.
+    arrived_at_start,
     closed,    ///< the client closed its side
     cancelled, ///< the socket was cancelled or closed meanwhile
     failed,    ///< a read error, such as a reset
@@ -65,7 +68,9 @@ class arrival_read : boost::asio::detail::reactor_op
         ec_ = {};
         bytes_transferred_ = 0;
         result_ = arrival_outcome::failed;
+        starting_ = true;
         start_reactor_read(host_->arrival_socket(), *this);
+        starting_ = false;
     }
 
   private:
@@ -74,8 +79,11 @@ class arrival_read : boost::asio::detail::reactor_op
         // The reactor hands back the operation start() gave it.
         // NOLINTNEXTLINE(cppcoreguidelines-pro-type-static-cast-downcast)
         auto& self = static_cast<arrival_read&>(*base);
-        return read_arrival(self.host_->arrival_socket().native_handle(),
-                            self.host_->arrival_buffer(), self.result_);
+        auto const done = read_arrival(self.host_->arrival_socket().native_handle(),
+                                       self.host_->arrival_buffer(), self.result_);
+        if (self.starting_ && self.result_ == arrival_outcome::arrived)
+            self.result_ = arrival_outcome::arrived_at_start;
+        return done;
     }
 
     static void complete(void* owner,
@@ -97,6 +105,7 @@ class arrival_read : boost::asio::detail::reactor_op
 
     Host* host_;
     arrival_outcome result_{arrival_outcome::failed};
+    bool starting_{false}; ///< start() is trying the read at once
 };
 
 } // namespace hello_async

@@ -3,6 +3,7 @@
 #include "hello_async/http/access_entry.hpp"
 #include "hello_async/http/answer.hpp"
 #include "hello_async/http/h2_session.hpp"
+#include "hello_async/http/static_files.hpp"
 #include "hello_async/server/logging.hpp"
 #include "hello_async/server/tls_stream.hpp"
 
@@ -194,6 +195,9 @@ read_status h2_link::read_now(std::span<char> into, std::size_t& got)
         got = r.bytes;
         switch (r.status) {
         case tls_read_status::data:
+            // Read on past the reactor's report: the frames may carry requests sent after a
+            // change whose notice is still unread.
+            file_notices_may_be_pending();
             return read_status::data;
         case tls_read_status::would_block:
             return read_status::would_block;
@@ -206,6 +210,7 @@ read_status h2_link::read_now(std::span<char> into, std::size_t& got)
         auto const n = ::recv(conn_.socket.native_handle(), into.data(), into.size(), MSG_DONTWAIT);
         if (n > 0) {
             got = static_cast<std::size_t>(n);
+            file_notices_may_be_pending(); // as above
             return read_status::data;
         }
         if (n < 0 && errno == EINTR)

@@ -253,18 +253,14 @@ class thread_file_watch
     {
         if (!notices.is_open())
             return;
-        auto const loop = notices.get_executor();
-        watch_cached_files(notices.native_handle(), [loop] {
-            // Runs after every handler queued now, this turn's included.
-            net::post(loop, [] { file_notices_go_stale(); });
-        });
+        watch_cached_files(notices.native_handle());
         pass_on_file_changes(notices, state);
     }
     thread_file_watch(thread_file_watch const&) = delete;
     thread_file_watch& operator=(thread_file_watch const&) = delete;
     thread_file_watch(thread_file_watch&&) = delete;
     thread_file_watch& operator=(thread_file_watch&&) = delete;
-    ~thread_file_watch() { watch_cached_files(-1, {}); }
+    ~thread_file_watch() { watch_cached_files(-1); }
 };
 
 /// The inotify instance for a thread's file cache; left closed when the kernel has none to give.
@@ -560,7 +556,7 @@ void server::begin_drain(std::string_view why)
             if (w.heartbeat)
                 w.heartbeat->cancel();
             // What the drain still answers is checked with fstat, as without inotify.
-            watch_cached_files(-1, {});
+            watch_cached_files(-1);
             w.file_notices.cancel(ignored);
             state_->registry(i).for_each([](connection& conn) {
                 // Cancel, not close: a read that has already completed with the next request

@@ -149,7 +149,11 @@ struct live_connection
     wake_result wake{wake_result::none};
     /// The last response went out with MSG_MORE: the kernel holds it until the next one, or
     /// until release_corked().
-    bool corked{false};
+    bool corked : 1 {false};
+    /// Bytes were read without the reactor reporting them first (a fresh connection's, a read
+    /// tried at once): the reactor may still list the socket for them, ahead of a file's change
+    /// notice that came later, when the next request arrives (see watch_cached_files).
+    bool read_past_reactor : 1 {true};
 
     client_socket& arrival_socket() { return conn.socket; }
     beast::flat_buffer& arrival_buffer() { return buffer; }
@@ -459,6 +463,10 @@ arrival next_arrival(live_connection& live, limits const& lim)
     case tls_read_status::data:
         live.buffer.commit(got.bytes);
         conn.idle = false;
+        // Read here, not reported by the reactor: as with a read tried at once (arrival_done).
+        // A TLS connection reads every request here.
+        file_notices_may_be_pending();
+        live.read_past_reactor = true;
         return arrival::request;
     case tls_read_status::would_block:
         if (conn.tls) {
@@ -1529,7 +1537,12 @@ void arrival_done(live_connection* host, arrival_outcome result, bool destroying
     if (destroying)
         return;
     switch (result) {
-    case arrival_outcome::arrived:
+    case arrival_outcome::arrived_at_start:
+    case arrival_outcome::arrived: {
+        bool const at_start = result == arrival_outcome::arrived_at_start;
+        if (live->read_past_reactor || at_start)
+            file_notices_may_be_pending();
+        live->read_past_reactor = at_start;
         live->conn.idle = false;
         // Called from the reactor: an exception must end this connection, not the thread.
         try {
@@ -1538,6 +1551,7 @@ void arrival_done(live_connection* host, arrival_outcome result, bool destroying
             log_session_failure(std::current_exception());
         }
         return;
+    }
     case arrival_outcome::cancelled:
         live->wake = wake_result::cancelled;
         break;
