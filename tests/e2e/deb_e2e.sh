@@ -179,6 +179,18 @@ check "GET / is 200" test "$(http_get /)" = 200
 check "port 7878 answers over IPv6 too" \
     nsenter -t "$leader" -n curl -sf --max-time 5 -o /dev/null "http://[::1]:7878/"
 check "GET / body is hello.html" cmp -s "$work/body" "$top/www/hello.html"
+# A page replaced by a rename is served new at once only if the sandboxed daemon could watch it
+# with inotify; checking with fstat instead, it would notice within a second.
+www=/usr/share/hello-async/www
+inside sh -c "cp $www/hello.html /var/tmp/hello.html && cp $www/hello.html $www/hello.html.new &&
+    echo replaced-by-e2e >> $www/hello.html.new && mv $www/hello.html.new $www/hello.html"
+serves_replaced_page() {
+    net curl -sf --max-time 5 -o "$work/body" http://127.0.0.1:7878/ && grep -q replaced-by-e2e "$work/body"
+}
+check "a page replaced by a rename is served new at once" serves_replaced_page
+inside sh -c "cp /var/tmp/hello.html $www/hello.html.new && mv $www/hello.html.new $www/hello.html"
+no_inotify_warning() { ! journal_has inotify_init1; }
+check "no inotify warning: the sandbox lets the daemon watch its pages" no_inotify_warning
 check "service active after READY=1" wait_for 5 unit_is hello-async.service active
 check "started by the socket" bash -c "nsenter -t $leader -a systemctl show -P TriggeredBy hello-async.service | grep -q hello-async.socket"
 started=$(date +%s%N)
