@@ -152,16 +152,11 @@ struct thread_files
     void drop_watched_by(int wd, bool gone)
     {
         if (gone)
-            watch_users.erase(wd);
+            watch_users.erase(wd); // nothing left to remove: erase() skips it
         for (auto it = entries.begin(); it != entries.end();) {
             auto const next = std::next(it);
-            if (it->second.watch == wd) {
-                if (gone) {
-                    entries.erase(it);
-                } else {
-                    erase(it);
-                }
-            }
+            if (it->second.watch == wd)
+                erase(it);
             it = next;
         }
     }
@@ -189,17 +184,11 @@ bool sibling_exists(int dir_fd, std::string_view name)
     return exists(".br") || exists(".gz");
 }
 
-/// The same regular file, not modified since `entry` recorded it; the size is the caller's.
-bool same_file(struct stat const& st, cache_entry const& entry)
-{
-    return S_ISREG(st.st_mode) && st.st_dev == entry.device && st.st_ino == entry.inode &&
-           st.st_mtim.tv_sec == entry.mtime.tv_sec && st.st_mtim.tv_nsec == entry.mtime.tv_nsec;
-}
-
 bool unchanged(struct stat const& st, cache_entry const& entry)
 {
-    return same_file(st, entry) &&
-           static_cast<std::uint64_t>(st.st_size) == entry.file->bytes.size();
+    return S_ISREG(st.st_mode) && st.st_dev == entry.device && st.st_ino == entry.inode &&
+           static_cast<std::uint64_t>(st.st_size) == entry.file->bytes.size() &&
+           st.st_mtim.tv_sec == entry.mtime.tv_sec && st.st_mtim.tv_nsec == entry.mtime.tv_nsec;
 }
 
 /// Whether the cached entry still stands for `name` below `dir_fd` (see open_beneath).
@@ -277,12 +266,12 @@ file_lookup open_cached(int dir_fd, std::string_view name, OpenUncached&& open_u
     // open shows in a second fstat.
     entry.watch = cache.watch(entry.fd.get());
     auto file = std::make_shared<cached_file>();
+    entry.file = file;
     struct stat st
     {
     };
     if (!read_whole(entry.fd.get(), found.file.size, file->bytes) ||
-        (entry.watch >= 0 && (::fstat(entry.fd.get(), &st) != 0 || !same_file(st, entry) ||
-                              static_cast<std::uint64_t>(st.st_size) != found.file.size)))
+        (entry.watch >= 0 && (::fstat(entry.fd.get(), &st) != 0 || !unchanged(st, entry))))
     {
         cache.release(entry.watch);
         found.file.fd = std::move(entry.fd);
@@ -290,7 +279,6 @@ file_lookup open_cached(int dir_fd, std::string_view name, OpenUncached&& open_u
     }
     file->etag = make_etag(found.file.inode, found.file.size, found.file.mtime, {});
     file->last_modified = format_http_date(found.file.mtime.tv_sec);
-    entry.file = std::move(file);
     entry.has_sibling = sibling_exists(dir_fd, name);
     file_lookup out;
     out.result = file_lookup::outcome::found;

@@ -1390,6 +1390,7 @@ net::awaitable<protocol> opening_protocol(live_connection& live, site const& sit
 
 void park(std::unique_ptr<live_connection> live);
 void wait_out_delay(std::unique_ptr<live_connection> live);
+void serve_at_once(std::unique_ptr<live_connection> live);
 
 /// Plain new and delete, to the operation's own size. Asio's default hands a handler a block it
 /// recycles per thread, sized for the largest operation the thread has run (an accept): a parked
@@ -1407,30 +1408,36 @@ struct exact_allocator
     friend bool operator==(exact_allocator /*a*/, exact_allocator /*b*/) { return true; }
 };
 
-/// The request loop of one connection. Between requests, and during a route's delay, the
-/// connection parks: the loop ends, and a new run starts when the client writes or the delay is
-/// over. `begun` is an exchange serve_at_once() began and could not finish.
+/// What of a connection has to wait, in a coroutine: its opening (TLS handshake, the HTTP/2
+/// preface), an exchange serve_at_once() began and could not finish (`begun`), or the answer
+/// after a route's delay. The requests that follow are served by serve_at_once() again.
+// serve() and serve_at_once() hand a connection to each other, but serve_at_once() spawns
+// serve() only for an exchange that must wait, and serve() begins it with an asynchronous wait:
+// the stack unwinds between the two, a chain of tasks rather than recursion.
+// NOLINTNEXTLINE(misc-no-recursion)
 net::awaitable<void> serve(std::unique_ptr<live_connection> live,
                            std::unique_ptr<unfinished_exchange> begun)
 {
     auto& conn = live->conn;
-    // Held for this run of the loop: another connection of the thread may move the thread's
-    // site on meanwhile.
-    auto site = thread_site(*live->state);
-    auto next = after_exchange::next_request;
-    if (begun) {
-        next = co_await finish_exchange(*live, std::move(begun));
+    if (begun || live->sleeping) {
+        auto next = after_exchange::close;
+        if (begun) {
+            next = co_await finish_exchange(*live, std::move(begun));
+        } else {
+            next = co_await answer_after_sleeping(*live);
+        }
         if (next == after_exchange::sleep) {
             wait_out_delay(std::move(live));
             co_return;
         }
         live->count_served();
-    } else if (live->sleeping) {
-        next = co_await answer_after_sleeping(*live);
-        live->count_served();
+        if (next != after_exchange::next_request) {
+            co_await close_connection(conn, next == after_exchange::close_gently);
+            co_return;
+        }
     } else if (live->wake == wake_result::none) {
         // A fresh connection: a parked one comes back woken, its protocol long settled.
-        switch (co_await opening_protocol(*live, *site)) {
+        switch (co_await opening_protocol(*live, *thread_site(*live->state))) {
         case protocol::http2:
             co_await switch_to_h2(*live);
             co_return;
@@ -1441,33 +1448,7 @@ net::awaitable<void> serve(std::unique_ptr<live_connection> live,
             break;
         }
     }
-    while (next == after_exchange::next_request) {
-        if (live->buffer.size() == 0) {
-            auto const arrived = next_arrival(*live, site->cfg.limits);
-            if (arrived == arrival::park) {
-                release_corked(*live);
-                park(std::move(live));
-                co_return;
-            }
-            if (arrived == arrival::gone) {
-                next = after_exchange::close;
-                break;
-            }
-        }
-        if (auto const& now = thread_site(*live->state); now != site)
-            site = now;
-        auto step = exchange_without_waiting(*live, site);
-        next = step.next;
-        if (step.unfinished) {
-            next = co_await finish_exchange(*live, std::move(step.unfinished));
-        }
-        if (next == after_exchange::sleep) {
-            wait_out_delay(std::move(live));
-            co_return;
-        }
-        live->count_served();
-    }
-    co_await close_connection(conn, next == after_exchange::close_gently);
+    serve_at_once(std::move(live));
 }
 
 constexpr log_failure<spdlog::level::err> log_session_failure{"session"};
@@ -1485,6 +1466,7 @@ void spawn_close(std::unique_ptr<live_connection> live, bool gently)
 
 /// Runs `serve` for a connection on its thread; an exception ends that connection only, and
 /// is logged.
+// NOLINTNEXTLINE(misc-no-recursion): a new task (see serve)
 void spawn_serve(std::unique_ptr<live_connection> live,
                  std::unique_ptr<unfinished_exchange> begun = nullptr)
 {
@@ -1492,9 +1474,11 @@ void spawn_serve(std::unique_ptr<live_connection> live,
     net::co_spawn(executor, serve(std::move(live), std::move(begun)), log_session_failure);
 }
 
-/// Serves a woken plain connection's requests on the spot, with no coroutine, for as long as
-/// none has to wait: the usual keep-alive exchange reads a whole request, writes a whole
-/// answer and parks again. The first wait hands the connection to serve().
+/// The request loop of one connection, run on the spot with no coroutine for as long as no
+/// exchange has to wait: the usual keep-alive exchange reads a whole request, writes a whole
+/// answer and parks again. Between requests, and during a route's delay, the connection parks
+/// with no coroutine either; the first wait of an exchange hands it to serve().
+// NOLINTNEXTLINE(misc-no-recursion): see serve
 void serve_at_once(std::unique_ptr<live_connection> live)
 {
     for (;;) {
