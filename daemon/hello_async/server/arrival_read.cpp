@@ -1,9 +1,10 @@
 #include "hello_async/server/arrival_read.hpp"
 
+#include "hello_async/server/read_landing.hpp"
+
 #include <boost/asio/detail/reactor.hpp>
 #include <boost/asio/detail/socket_ops.hpp>
 
-#include <array>
 #include <cerrno>
 #include <cstring>
 #include <exception>
@@ -23,18 +24,18 @@ struct socket_internals : client_socket
     }
 };
 
-/// Where a wake's bytes land before they are copied to their connection: large enough for most
-/// request heads, so that one read usually takes all there is. Only read_arrival() touches it,
-/// and it copies out before returning.
-constexpr std::size_t landing_bytes = 16384;
-
 } // namespace
 
 net::detail::reactor_op::status
 read_arrival(int descriptor, boost::beast::flat_buffer& into, arrival_outcome& result)
 {
     using status = net::detail::reactor_op::status;
-    thread_local std::array<char, landing_bytes> landing;
+    // Copied out before returning, as the landing's other readers expect.
+    auto const landing = thread_read_landing();
+    if (landing.empty()) {
+        result = arrival_outcome::failed; // no memory to read into
+        return status::done;
+    }
     for (;;) {
         ssize_t const got = ::recv(descriptor, landing.data(), landing.size(), MSG_DONTWAIT);
         if (got > 0) {

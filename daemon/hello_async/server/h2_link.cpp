@@ -5,12 +5,12 @@
 #include "hello_async/http/h2_session.hpp"
 #include "hello_async/http/static_files.hpp"
 #include "hello_async/server/logging.hpp"
+#include "hello_async/server/read_landing.hpp"
 #include "hello_async/server/tls_stream.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
-#include <array>
 #include <cerrno>
 #include <span>
 #include <sys/socket.h>
@@ -25,9 +25,6 @@ constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
 
 /// Frames are gathered up to this much before a write: one system call for many small frames.
 constexpr std::size_t write_batch_bytes = std::size_t{64} * 1024;
-
-/// What one read takes: a TLS record's worth.
-constexpr std::size_t read_bytes = std::size_t{16} * 1024;
 
 /// Results of a read that does not wait.
 enum class read_status
@@ -85,7 +82,8 @@ class h2_link final : public h2_handler,
     [[nodiscard]] std::optional<std::uint64_t> write_now(std::string_view bytes);
     void wait_to_write();
     void refresh_deadline();
-    read_status read_now(std::span<char> into, std::size_t& got);
+    /// Reads what the socket holds into the thread's landing; `landed` is then what came.
+    read_status read_now(std::span<char const>& landed);
     [[nodiscard]] bool output_blocked() const { return sent_ < out_.size(); }
 
     connection& conn_;
@@ -185,14 +183,14 @@ void h2_link::on_close(h2_stream& stream, std::uint32_t /*error_code*/)
         log_room_wanted_ = true;
 }
 
-read_status h2_link::read_now(std::span<char> into, std::size_t& got)
+read_status h2_link::read_now(std::span<char const>& landed)
 {
-    got = 0;
-    if (!conn_.socket.is_open())
-        return read_status::closed;
+    auto const into = thread_read_landing();
+    if (into.empty() || !conn_.socket.is_open())
+        return read_status::closed; // no memory to read into, or no socket
     if (conn_.tls) {
         auto const r = tls_read_now(conn_, net::buffer(into.data(), into.size()));
-        got = r.bytes;
+        landed = into.first(r.bytes);
         switch (r.status) {
         case tls_read_status::data:
             // Read on past the reactor's report: the frames may carry requests sent after a
@@ -209,7 +207,7 @@ read_status h2_link::read_now(std::span<char> into, std::size_t& got)
     for (;;) {
         auto const n = ::recv(conn_.socket.native_handle(), into.data(), into.size(), MSG_DONTWAIT);
         if (n > 0) {
-            got = static_cast<std::size_t>(n);
+            landed = into.first(static_cast<std::size_t>(n));
             file_notices_may_be_pending(); // as above
             return read_status::data;
         }
@@ -343,7 +341,6 @@ net::awaitable<bool> h2_link::run(std::string already_read)
     bool more = already_read.empty() || session_.receive(already_read);
     already_read = {};
     pump();
-    thread_local std::array<char, read_bytes> scratch{};
     while (more && !failed_ && conn_.socket.is_open()) {
         if (log_room_wanted_) {
             // access_log_overflow = "wait": no new streams until journald has taken entries.
@@ -365,16 +362,16 @@ net::awaitable<bool> h2_link::run(std::string already_read)
             pump();
             continue;
         }
-        std::size_t got = 0;
-        auto const status = read_now(scratch, got);
+        std::span<char const> landed;
+        auto const status = read_now(landed);
         if (status == read_status::closed) {
             gently = false;
             break;
         }
         if (status == read_status::data) {
             last_activity_ = steady::now();
-            // Handled whole before anything else of this thread runs: the scratch is shared.
-            more = session_.receive({scratch.data(), got});
+            // Handled whole before anything else of this thread runs: the landing is shared.
+            more = session_.receive({landed.data(), landed.size()});
             pump();
             continue;
         }
