@@ -322,6 +322,22 @@ TEST_F(http_daemon, concurrent_sleeps_run_in_parallel)
     EXPECT_LT(elapsed, 3s) << "sleeping requests were served one after another";
 }
 
+TEST_F(http_daemon, a_connection_goes_on_after_a_delayed_answer)
+{
+    start(test_site{.sleep_delay = "1s"});
+    http_client client{port_};
+    // One request sent during the delay, one after it: both on the same connection.
+    client.send(request("GET", "/sleep") + request("GET", "/nope"));
+    auto const slept = client.read_response();
+    EXPECT_EQ(slept.status, 200U);
+    EXPECT_EQ(slept.body, hello_page());
+    auto const buffered = client.read_response();
+    EXPECT_EQ(buffered.status, 404U);
+    auto const after = client.get("/");
+    EXPECT_EQ(after.status, 200U);
+    EXPECT_EQ(after.body, hello_page());
+}
+
 TEST_F(http_daemon, access_log_has_the_request_line)
 {
     http_client client{port_};

@@ -1305,23 +1305,21 @@ net::awaitable<after_exchange> finish_exchange(live_connection& live,
     }
 }
 
-/// Answers the request whose delay is over, unless the connection was closed meanwhile.
-net::awaitable<after_exchange> answer_after_sleeping(live_connection& live)
+/// Answers the request whose delay is over, as far as it goes without waiting, unless the
+/// connection was closed meanwhile.
+exchange_step answer_after_sleeping(live_connection& live)
 {
     auto const sleeper = std::move(live.sleeping);
     auto& conn = live.conn;
     if (!conn.socket.is_open())
-        co_return after_exchange::close;
+        return {};
     // A drain that began during the delay still gets this answer, but no further one.
     if (live.state->draining.load(std::memory_order_relaxed))
         sleeper->terms.keep_alive = false;
     auto const& current = sleeper->answering_site;
     auto pending = answer_after_wait(conn, *current, sleeper->request, sleeper->terms);
-    auto step = conclude_exchange(live, current, std::move(sleeper->rec), std::move(pending),
-                                  sleeper->body_unread);
-    if (!step.unfinished)
-        co_return step.next;
-    co_return co_await finish_exchange(live, std::move(step.unfinished));
+    return conclude_exchange(live, current, std::move(sleeper->rec), std::move(pending),
+                             sleeper->body_unread);
 }
 
 // GCC 12 inlines Asio's frame allocation (aligned_alloc) into these coroutines and then fails
@@ -1390,6 +1388,7 @@ net::awaitable<protocol> opening_protocol(live_connection& live, site const& sit
 
 void park(std::unique_ptr<live_connection> live);
 void wait_out_delay(std::unique_ptr<live_connection> live);
+void answer_after_delay(std::unique_ptr<live_connection> live);
 void serve_at_once(std::unique_ptr<live_connection> live);
 
 /// Plain new and delete, to the operation's own size. Asio's default hands a handler a block it
@@ -1409,8 +1408,8 @@ struct exact_allocator
 };
 
 /// What of a connection has to wait, in a coroutine: its opening (TLS handshake, the HTTP/2
-/// preface), an exchange serve_at_once() began and could not finish (`begun`), or the answer
-/// after a route's delay. The requests that follow are served by serve_at_once() again.
+/// preface), or an exchange serve_at_once() or answer_after_delay() began and could not finish
+/// (`begun`). The requests that follow are served by serve_at_once() again.
 // serve() and serve_at_once() hand a connection to each other, but serve_at_once() spawns
 // serve() only for an exchange that must wait, and serve() begins it with an asynchronous wait:
 // the stack unwinds between the two, a chain of tasks rather than recursion.
@@ -1419,13 +1418,8 @@ net::awaitable<void> serve(std::unique_ptr<live_connection> live,
                            std::unique_ptr<unfinished_exchange> begun)
 {
     auto& conn = live->conn;
-    if (begun || live->sleeping) {
-        auto next = after_exchange::close;
-        if (begun) {
-            next = co_await finish_exchange(*live, std::move(begun));
-        } else {
-            next = co_await answer_after_sleeping(*live);
-        }
+    if (begun) {
+        auto const next = co_await finish_exchange(*live, std::move(begun));
         if (next == after_exchange::sleep) {
             wait_out_delay(std::move(live));
             co_return;
@@ -1474,6 +1468,28 @@ void spawn_serve(std::unique_ptr<live_connection> live,
     net::co_spawn(executor, serve(std::move(live), std::move(begun)), log_session_failure);
 }
 
+/// Where a connection goes after an exchange that went as far as it could without waiting:
+/// true when its next request is to be served on the spot; otherwise it was handed on (to
+/// serve() to finish the exchange, to the delay queue, or to be closed).
+// NOLINTNEXTLINE(misc-no-recursion): see serve
+bool carry_on(std::unique_ptr<live_connection>& live, exchange_step& step)
+{
+    if (step.unfinished) {
+        spawn_serve(std::move(live), std::move(step.unfinished));
+        return false;
+    }
+    if (step.next == after_exchange::sleep) {
+        wait_out_delay(std::move(live));
+        return false;
+    }
+    live->count_served();
+    if (step.next != after_exchange::next_request) {
+        spawn_close(std::move(live), step.next == after_exchange::close_gently);
+        return false;
+    }
+    return true;
+}
+
 /// The request loop of one connection, run on the spot with no coroutine for as long as no
 /// exchange has to wait: the usual keep-alive exchange reads a whole request, writes a whole
 /// answer and parks again. Between requests, and during a route's delay, the connection parks
@@ -1497,20 +1513,20 @@ void serve_at_once(std::unique_ptr<live_connection> live)
             }
         }
         auto step = exchange_without_waiting(*live, site);
-        if (step.unfinished) {
-            spawn_serve(std::move(live), std::move(step.unfinished));
+        if (!carry_on(live, step))
             return;
-        }
-        if (step.next == after_exchange::sleep) {
-            wait_out_delay(std::move(live));
-            return;
-        }
-        live->count_served();
-        if (step.next != after_exchange::next_request) {
-            spawn_close(std::move(live), step.next == after_exchange::close_gently);
-            return;
-        }
     }
+}
+
+/// The answer to a request whose route's delay is over, run on the spot from the delay queue.
+/// The close that usually follows is a task of its own: when many delays end together, their
+/// answers go out first.
+// NOLINTNEXTLINE(misc-no-recursion): see serve
+void answer_after_delay(std::unique_ptr<live_connection> live)
+{
+    auto step = answer_after_sleeping(*live);
+    if (carry_on(live, step))
+        serve_at_once(std::move(live));
 }
 
 /// A plain connection's waiting_read is over: its bytes are in the buffer, or it ends. It held
@@ -1579,7 +1595,13 @@ void wait_out_delay(std::unique_ptr<live_connection> live)
     delays.async_wait_until(
         until, net::bind_allocator(exact_allocator<void>{},
                                    [live = std::move(live)](beast::error_code const&) mutable {
-                                       spawn_serve(std::move(live));
+                                       // Run from the delay queue: an exception must end this
+                                       // connection, not the thread.
+                                       try {
+                                           answer_after_delay(std::move(live));
+                                       } catch (...) {
+                                           log_session_failure(std::current_exception());
+                                       }
                                    }));
 }
 
