@@ -7,7 +7,7 @@
 # pass: logging off. Server CPU per request is utime + stime of the server's processes divided
 # by the responses wrk counted: the figure to compare, since on two cores the client often
 # saturates first. Every figure is the median of RUNS runs. With logging off, the keep-alive and
-# pipelined rows also show syscall_floor: a server doing only the read, stat and write each
+# pipelined rows also show syscall_floor: a server doing only the read and the write each
 # request needs, the least CPU per request this kernel allows.
 #
 # The TLS part (PARTS=tls) compares hello-async with nginx over HTTPS, same certificate (ECDSA
@@ -285,8 +285,19 @@ sleep_run() { # client command...
     for _ in $(seq 1 100); do ss -Hltn "sport = :$port_hello" | grep -q LISTEN && break; sleep 0.05; done
     local out
     out=$(taskset -c 1 "$@" $port_hello 10000 /sleep 30 || true)
-    printf '%s peak_rss_kib=%s\n' "$out" "$(awk '/^VmHWM/ { print $2 }' "/proc/$hello/status")"
+    local peak_rss
+    peak_rss=$(awk '/^VmHWM/ { print $2 }' "/proc/$hello/status")
     kill "$hello"; wait "$hello" 2>/dev/null || true
+    # The slowest request as the daemon timed it in its log entry, from its first byte read to
+    # its answer sent: what the client saw above that is the client's own lag (and the wait
+    # before the daemon read the request). Entries the daemon dropped are not there: the count
+    # says how many were logged.
+    journalctl --sync
+    local server_side
+    server_side=$(journalctl -q --no-pager -o cat --output-fields=DURATION_USEC \
+        _PID="$hello" HTTP_TARGET=/sleep | sort -n |
+        awk 'NF { n++; last = $1 } END { if (n) printf " server_slowest_ms=%.1f server_logged=%d", last / 1000, n }')
+    printf '%s peak_rss_kib=%s%s\n' "$out" "$peak_rss" "$server_side"
 }
 
 declare -A result
@@ -432,23 +443,41 @@ done
 
 # An idle daemon (threads = 1, logging on, no request yet) beside a program that links the same
 # libraries and only pauses: Pss, the shared pages split between the processes that map them.
+# Then, in a round of its own so that the daemon's pages are split as before, the same floor
+# beside library_floor --start-up, which uses the libraries as any daemon's start-up must.
 pss_kib() { awk '/^Pss:/ { print $2 }' "/proc/$1/smaps_rollup"; }
+all_asleep() { # pid...: every thread of each waits
+    local pid
+    for pid; do
+        awk '/^State:/ && $2 != "S" { busy = 1 } END { exit busy }' /proc/"$pid"/task/*/status || return 1
+    done
+}
+settled_pss() { # pid pid: the Pss of both once every thread of both waits
+    for _ in $(seq 1 100); do all_asleep "$1" "$2" && break; sleep 0.05; done
+    echo "$(pss_kib "$1") $(pss_kib "$2")"
+}
 : >"$work/lean-pss"
+: >"$work/lean-pss-start-up"
 for _ in $(seq 1 "$runs"); do
     taskset -c 0 "$daemon" --config "$work/hello.toml" 2>>"$work/logs/hello.err" &
     hello=$!
     taskset -c 0 "$library_floor" &
     floor=$!
     pids+=("$hello" "$floor")
+    # Listening, READY sent, and then every thread waits.
     for _ in $(seq 1 100); do ss -Hltn "sport = :$port_hello" | grep -q LISTEN && break; sleep 0.05; done
-    # Settled: the daemon has sent READY and its threads wait; the floor has loaded its libraries.
-    for _ in $(seq 1 100); do
-        [ "$(awk '/^State:/ { print $2 }' "/proc/$hello/status")" = S ] &&
-            [ "$(awk '/^State:/ { print $2 }' "/proc/$floor/status")" = S ] && break
-        sleep 0.05
-    done
-    echo "$(pss_kib "$hello") $(pss_kib "$floor")" >>"$work/lean-pss"
+    settled_pss "$hello" "$floor" >>"$work/lean-pss"
     kill "$hello" "$floor"; wait "$hello" "$floor" 2>/dev/null || true
+
+    taskset -c 0 "$library_floor" --start-up "$work/hello.toml" >"$work/start-up.out" &
+    in_use=$!
+    taskset -c 0 "$library_floor" &
+    floor=$!
+    pids+=("$in_use" "$floor")
+    # Its line taken by the logging thread, and then every thread waits.
+    for _ in $(seq 1 100); do grep -q '^ready' "$work/start-up.out" && break; sleep 0.05; done
+    settled_pss "$in_use" "$floor" >>"$work/lean-pss-start-up"
+    kill "$in_use" "$floor"; wait "$in_use" "$floor" 2>/dev/null || true
 done
 
 printf '\nidle keep-alive connections, each after one GET / with its response read (logging off, one worker; median of %s runs):\n' "$runs"
@@ -461,13 +490,18 @@ done
 printf '\n10,000 concurrent /sleep (hello-async, logging on, a fresh daemon per run):\n'
 for client in project asyncio; do
     sed "s/^/  $client: /" "$work/lean-sleep.$client"
-    printf '  %s: peak RSS max %s KiB, slowest request max %s ms\n' "$client" \
+    printf '  %s: peak RSS max %s KiB, slowest request max %s ms (as the daemon timed it: %s ms)\n' \
+        "$client" \
         "$(sed -n 's/.*peak_rss_kib=\([0-9]*\).*/\1/p' "$work/lean-sleep.$client" | sort -n | tail -1)" \
-        "$(sed -n 's/.*slowest_ms=\([0-9.]*\).*/\1/p' "$work/lean-sleep.$client" | sort -g | tail -1)"
+        "$(sed -n 's/.* slowest_ms=\([0-9.]*\).*/\1/p' "$work/lean-sleep.$client" | sort -g | tail -1)" \
+        "$(sed -n 's/.*server_slowest_ms=\([0-9.]*\).*/\1/p' "$work/lean-sleep.$client" | sort -g | tail -1)"
 done
 printf '\nidle daemon, threads = 1 (median of %s runs): Pss %s KiB; library floor %s KiB; above the floor %s KiB\n' \
     "$runs" "$(awk '{ print $1 }' "$work/lean-pss" | median)" "$(awk '{ print $2 }' "$work/lean-pss" | median)" \
     "$(awk '{ print $1 - $2 }' "$work/lean-pss" | median)"
+printf 'libraries used at start-up, no daemon code (library_floor --start-up): Pss %s KiB; library floor %s KiB; above the floor %s KiB\n' \
+    "$(awk '{ print $1 }' "$work/lean-pss-start-up" | median)" "$(awk '{ print $2 }' "$work/lean-pss-start-up" | median)" \
+    "$(awk '{ print $1 - $2 }' "$work/lean-pss-start-up" | median)"
 fi
 
 # ---- certificates for the HTTPS and HTTP/2 parts ----

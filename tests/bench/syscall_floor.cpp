@@ -24,20 +24,9 @@
 #include <unistd.h>
 #include <vector>
 
-namespace {
+#include "read_whole_file.hpp"
 
-std::string read_file(char const* path)
-{
-    std::string body;
-    int const fd = ::open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return body;
-    char chunk[65536];
-    for (ssize_t got; (got = ::read(fd, chunk, sizeof chunk)) > 0;)
-        body.append(chunk, static_cast<std::size_t>(got));
-    ::close(fd);
-    return body;
-}
+namespace {
 
 int listen_on(int port)
 {
@@ -85,7 +74,7 @@ int main(int argc, char** argv)
         return 2;
     }
     char const* const path = argv[2];
-    std::string const body = read_file(path);
+    std::string const body = read_whole_file(path);
     std::string const head = "HTTP/1.1 200 OK\r\nServer: syscall_floor\r\n"
                              "Content-Type: text/html; charset=utf-8\r\nContent-Length: " +
                              std::to_string(body.size()) + "\r\n\r\n";
