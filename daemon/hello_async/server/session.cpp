@@ -1390,6 +1390,7 @@ void park(std::unique_ptr<live_connection> live);
 void wait_out_delay(std::unique_ptr<live_connection> live);
 void answer_after_delay(std::unique_ptr<live_connection> live);
 void serve_at_once(std::unique_ptr<live_connection> live);
+bool carry_on(std::unique_ptr<live_connection>& live, exchange_step& step);
 
 /// Plain new and delete, to the operation's own size. Asio's default hands a handler a block it
 /// recycles per thread, sized for the largest operation the thread has run (an accept): a parked
@@ -1420,15 +1421,9 @@ net::awaitable<void> serve(std::unique_ptr<live_connection> live,
     auto& conn = live->conn;
     if (begun) {
         auto const next = co_await finish_exchange(*live, std::move(begun));
-        if (next == after_exchange::sleep) {
-            wait_out_delay(std::move(live));
+        exchange_step finished{next, nullptr};
+        if (!carry_on(live, finished))
             co_return;
-        }
-        live->count_served();
-        if (next != after_exchange::next_request) {
-            co_await close_connection(conn, next == after_exchange::close_gently);
-            co_return;
-        }
     } else if (live->wake == wake_result::none) {
         // A fresh connection: a parked one comes back woken, its protocol long settled.
         switch (co_await opening_protocol(*live, *thread_site(*live->state))) {
