@@ -67,14 +67,14 @@ class journal : public ::testing::Test
     void SetUp() override
     {
         if (::geteuid() != 0)
-            GTEST_SKIP() << "*** SKIPPED LOUDLY: the journal tests need root (mount namespace, "
-                            "journald); they run in CI ***";
+            GTEST_SKIP() << "*** SKIPPED LOUDLY: the journal tests need root (mount and network "
+                            "namespaces, journald); they run in CI ***";
         // A network namespace of its own too: journald's socket queue is the namespace's
         // net.unix.max_dgram_qlen, the kernel's 10 in a new one, while a host booted with
         // systemd has 512 (its sysctl.d). The tests that stop journald count on filling that
         // queue with their requests' entries, whatever the host set.
         ASSERT_EQ(::unshare(CLONE_NEWNS | CLONE_NEWNET), 0) << std::strerror(errno);
-        bring_up_loopback();
+        ASSERT_NO_FATAL_FAILURE(bring_up_loopback());
         ASSERT_EQ(::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr), 0);
         for (auto const* dir : {"/run/systemd", "/run/log", "/var/log/journal"}) {
             fs::create_directories(dir);
