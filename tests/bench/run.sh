@@ -16,7 +16,8 @@
 #
 # The memory part (PARTS=lean) compares what 15,000 idle keep-alive connections cost hello-async,
 # nginx and lighttpd; takes the peak RSS of 10,000 concurrent /sleep with the project's client
-# and with a plain asyncio one; and reads an idle daemon's Pss beside the floor of its libraries.
+# and with a plain asyncio one, logging on and off; and reads an idle daemon's Pss beside the
+# floor of its libraries.
 #
 # The HTTP/2 part (PARTS=h2) compares hello-async with nginx (http2 on the same certificate)
 # under h2load: h2 over TLS and h2c with prior knowledge on a small file (-c 50 -m 10), a 1 MiB
@@ -31,6 +32,8 @@ set -euo pipefail
 
 if [ -z "${BENCH_IN_NAMESPACE:-}" ]; then
     [ "$(id -u)" = 0 ] || { echo "run.sh: needs root" >&2; exit 1; }
+    # Before the private network namespace, which has only loopback: apt needs the mirror.
+    "$(dirname "$0")/../../packaging/install-deps.sh" build test bench
     exec env BENCH_IN_NAMESPACE=1 unshare --mount --net --propagation private -- "$0" "$@"
 fi
 ip link set lo up
@@ -43,7 +46,6 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$top"
 duration=${DURATION:-10}
 runs=${RUNS:-3}
-packaging/install-deps.sh build test bench
 
 cmake --preset release -DBUILD_TESTING=ON >/dev/null
 cmake --build --preset release --target hello-async sleep_clients idle_clients library_floor \
@@ -432,14 +434,18 @@ for _ in $(seq 1 "$runs"); do
     stop_servers
 done
 
-# 10,000 concurrent /sleep, logging on: a fresh daemon for each run and client.
-write_configs on
-: >"$work/lean-sleep.project"
-: >"$work/lean-sleep.asyncio"
-for _ in $(seq 1 "$runs"); do
-    sleep_run "$sleep_clients" >>"$work/lean-sleep.project"
-    sleep_run /usr/bin/python3 "$top/tests/bench/sleep_asyncio.py" >>"$work/lean-sleep.asyncio"
+# 10,000 concurrent /sleep: a fresh daemon for each run and client. Logging on, as the package
+# ships; then off, which shows journald's share of the burst in which the delays end.
+for log in on off; do
+    write_configs $log
+    : >"$work/lean-sleep.$log.project"
+    : >"$work/lean-sleep.$log.asyncio"
+    for _ in $(seq 1 "$runs"); do
+        sleep_run "$sleep_clients" >>"$work/lean-sleep.$log.project"
+        sleep_run /usr/bin/python3 "$top/tests/bench/sleep_asyncio.py" >>"$work/lean-sleep.$log.asyncio"
+    done
 done
+write_configs on
 
 # An idle daemon (threads = 1, logging on, no request yet) beside a program that links the same
 # libraries and only pauses: Pss, the shared pages split between the processes that map them.
@@ -487,14 +493,18 @@ for s in "${servers[@]}"; do
     v=$(median <"$work/lean-idle.$s")
     printf '%-12s %12s %14s %9.2f\n' "$s" "${idle_count_of[$s]}" "$v" "$(awk -v a="$v" -v b="$nginx_idle" 'BEGIN { print (b > 0 ? a / b : 0) }')"
 done
-printf '\n10,000 concurrent /sleep (hello-async, logging on, a fresh daemon per run):\n'
-for client in project asyncio; do
-    sed "s/^/  $client: /" "$work/lean-sleep.$client"
-    printf '  %s: peak RSS max %s KiB, slowest request max %s ms (as the daemon timed it: %s ms)\n' \
-        "$client" \
-        "$(sed -n 's/.*peak_rss_kib=\([0-9]*\).*/\1/p' "$work/lean-sleep.$client" | sort -n | tail -1)" \
-        "$(sed -n 's/.* slowest_ms=\([0-9.]*\).*/\1/p' "$work/lean-sleep.$client" | sort -g | tail -1)" \
-        "$(sed -n 's/.*server_slowest_ms=\([0-9.]*\).*/\1/p' "$work/lean-sleep.$client" | sort -g | tail -1)"
+for log in on off; do
+    printf '\n10,000 concurrent /sleep (hello-async, logging %s, a fresh daemon per run):\n' $log
+    for client in project asyncio; do
+        runs_file=$work/lean-sleep.$log.$client
+        sed "s/^/  $client: /" "$runs_file"
+        printf '  %s: peak RSS max %s KiB, slowest request max %s ms' "$client" \
+            "$(sed -n 's/.*peak_rss_kib=\([0-9]*\).*/\1/p' "$runs_file" | sort -n | tail -1)" \
+            "$(sed -n 's/.* slowest_ms=\([0-9.]*\).*/\1/p' "$runs_file" | sort -g | tail -1)"
+        [ $log = on ] && printf ' (as the daemon timed it: %s ms)' \
+            "$(sed -n 's/.*server_slowest_ms=\([0-9.]*\).*/\1/p' "$runs_file" | sort -g | tail -1)"
+        printf '\n'
+    done
 done
 printf '\nidle daemon, threads = 1 (median of %s runs): Pss %s KiB; library floor %s KiB; above the floor %s KiB\n' \
     "$runs" "$(awk '{ print $1 }' "$work/lean-pss" | median)" "$(awk '{ print $2 }' "$work/lean-pss" | median)" \
