@@ -9,6 +9,7 @@
 
 #include "support/daemon_process.hpp"
 #include "support/http_client.hpp"
+#include "support/tcp_segments.hpp"
 
 namespace hello_async::testing {
 namespace {
@@ -336,6 +337,46 @@ TEST_F(http_daemon, a_connection_goes_on_after_a_delayed_answer)
     auto const after = client.get("/");
     EXPECT_EQ(after.status, 200U);
     EXPECT_EQ(after.body, hello_page());
+}
+
+TEST_F(http_daemon, an_answer_before_a_close_carries_the_fin)
+{
+    // The close sends the answer, and its FIN in the same segment: the client's TCP takes one
+    // segment, not the answer and then a FIN on its own.
+    start(test_site{.sleep_delay = "1s"});
+    struct closing_exchange
+    {
+        char const* what;
+        std::string requests;
+        std::size_t answers;
+    };
+    auto const exchanges = {
+        closing_exchange{"Connection: close", request("GET", "/", "Connection: close\r\n"), 1},
+        closing_exchange{"HTTP/1.0", "GET /nope HTTP/1.0\r\n\r\n", 1},
+        closing_exchange{"after a delay", request("GET", "/sleep", "Connection: close\r\n"), 1},
+        closing_exchange{"pipelined",
+                         request("GET", "/") + request("GET", "/nope", "Connection: close\r\n"), 2},
+    };
+    for (auto const& exchange : exchanges) {
+        http_client client{port_};
+        auto const before = segments_received_by(client.socket().native_handle());
+        ASSERT_TRUE(before.has_value()) << "the kernel gives no segment counts";
+        client.send(exchange.requests);
+        auto const [raw, closed] = client.read_until_close();
+        auto const after = segments_received_by(client.socket().native_handle());
+        ASSERT_TRUE(after.has_value());
+        EXPECT_TRUE(closed) << exchange.what;
+        std::size_t answers = 0;
+        for (auto at = raw.find("HTTP/1."); at != std::string::npos;
+             at = raw.find("HTTP/1.", at + 1))
+            ++answers;
+        EXPECT_EQ(answers, exchange.answers) << exchange.what << ":\n" << raw;
+        auto const with_data = after->carrying_data - before->carrying_data;
+        auto const without_data = (after->all - before->all) - with_data;
+        EXPECT_EQ(with_data, 1U) << exchange.what;
+        // The one without data is the ACK of the request; a FIN alone would be a second.
+        EXPECT_LE(without_data, 1U) << exchange.what;
+    }
 }
 
 TEST_F(http_daemon, access_log_has_the_request_line)
