@@ -865,8 +865,16 @@ live_connection::~live_connection()
     }
 }
 
-/// Closes the connection: at once when nothing unread is left that we know of (close() alone
-/// sends the FIN after the response), else after lingering.
+/// Closes the connection with nothing more to read: close() sends the FIN after the response.
+void close_at_once(connection& conn)
+{
+    tls_close_notify(conn);
+    beast::error_code ignored;
+    conn.socket.close(ignored);
+}
+
+/// Closes the connection: at once when nothing unread is left that we know of, else after
+/// lingering.
 net::awaitable<void> close_connection(connection& conn, bool gently)
 {
     if (!conn.socket.is_open())
@@ -875,9 +883,7 @@ net::awaitable<void> close_connection(connection& conn, bool gently)
         co_await linger_close(conn);
         co_return;
     }
-    tls_close_notify(conn);
-    beast::error_code ignored;
-    conn.socket.close(ignored);
+    close_at_once(conn);
 }
 
 /// Logs failed handshakes, one entry each, but at most `burst` per `window` and thread: a scan
@@ -1484,9 +1490,7 @@ bool carry_on(std::unique_ptr<live_connection>& live, exchange_step& step)
     live->count_served();
     if (step.next == after_exchange::close && live->corked) {
         // The answer waits in the kernel for this close, which sends it with the FIN.
-        live->corked = false;
-        beast::error_code ignored;
-        live->conn.socket.close(ignored);
+        close_at_once(live->conn);
         live.reset();
         return false;
     }
