@@ -141,25 +141,74 @@ class connection_life(unittest.TestCase):
 
 
 class graceful_stop(unittest.TestCase):
-    def test_sigterm_sends_goaway_and_finishes_open_streams(self):
-        daemon = h.Daemon(sleep="1s")
-        try:
-            conn = H2(daemon.port)
-            stream = conn.request("/sleep")
-            # A PING round trip proves the server has read the HEADERS sent before it.
-            conn.send_frame(hf.PingFrame(0, opaque_data=b"inflight"))
-            conn.wait_for(lambda f: isinstance(f, hf.PingFrame) and "ACK" in f.flags)
-            daemon.proc.send_signal(signal.SIGTERM)
-            goaway = conn.wait_for_goaway()
-            self.assertEqual(goaway.error_code, h.NO_ERROR)
-            self.assertEqual(goaway.last_stream_id, stream)
+    """RFC 9113 §6.8: a GOAWAY with the largest stream ID and a PING, then, once the PING's
+    ACK is back, the GOAWAY with the last stream processed; what was begun is answered."""
+
+    LARGEST_STREAM_ID = 2**31 - 1
+
+    def setUp(self):
+        self.daemon = h.Daemon(sleep="1s", limits='header_timeout = "1s"')
+
+    def tearDown(self):
+        self.daemon.stop()
+
+    def test_streams_begun_before_the_client_read_the_notice_are_answered(self):
+        conn = H2(self.daemon.port)
+        self.addCleanup(conn.close)
+        sleeping = conn.request("/sleep")
+        # A PING round trip proves the server has read the HEADERS sent before it.
+        conn.send_frame(hf.PingFrame(0, opaque_data=b"inflight"))
+        conn.wait_for(lambda f: isinstance(f, hf.PingFrame) and "ACK" in f.flags)
+        self.daemon.proc.send_signal(signal.SIGTERM)
+        notice = conn.wait_for_goaway()
+        self.assertEqual(notice.error_code, h.NO_ERROR)
+        self.assertEqual(notice.last_stream_id, self.LARGEST_STREAM_ID)
+        # Sent before the PING behind the notice is read, and so before its ACK: as if this
+        # request and the notice had crossed on the way.
+        crossed = conn.request("/")
+        for stream in (sleeping, crossed):
             status, _, body = conn.response(stream)
-            self.assertEqual(status, 200)
-            self.assertEqual(body, h.hello_page())
-            conn.wait_closed()
-            self.assertEqual(daemon.proc.wait(timeout=10), 0)
-        finally:
-            daemon.stop()
+            self.assertEqual((status, body), (200, h.hello_page()), stream)
+        last = conn.wait_closed()
+        self.assertEqual(last.error_code, h.NO_ERROR)
+        self.assertEqual(last.last_stream_id, crossed)
+        self.assertEqual(self.daemon.proc.wait(timeout=10), 0)
+
+    def first_request_is_answered_through_the_drain(self, tls):
+        conn = H2(self.daemon.tls_port if tls else self.daemon.port, tls=tls)
+        self.addCleanup(conn.close)
+        # The server has read the preface: the connection is in its HTTP/2 loop.
+        conn.wait_for(lambda f: isinstance(f, hf.SettingsFrame) and "ACK" in f.flags)
+        self.daemon.begin_drain()
+        # No GOAWAY may come before the first stream: a client that has read one opens none,
+        # and curl 7.88 then fails its request instead of retrying it on a new connection.
+        conn.send_frame(hf.PingFrame(0, opaque_data=b"draining"))
+        conn.wait_for(lambda f: isinstance(f, hf.PingFrame) and "ACK" in f.flags)
+        self.assertIsNone(conn.goaway)
+        status, _, body = conn.get("/", scheme="https" if tls else "http")
+        self.assertEqual((status, body), (200, h.hello_page()))
+        last = conn.wait_closed()
+        self.assertEqual(last.error_code, h.NO_ERROR)
+        self.assertEqual(last.last_stream_id, 1)
+        self.assertEqual(self.daemon.proc.wait(timeout=10), 0)
+
+    def test_a_connection_opened_before_the_stop_has_its_first_request_answered(self):
+        self.first_request_is_answered_through_the_drain(tls=False)
+
+    def test_over_tls_too(self):
+        self.first_request_is_answered_through_the_drain(tls=True)
+
+    def test_a_first_request_that_never_comes_is_waited_for_header_timeout_at_most(self):
+        conn = H2(self.daemon.port)
+        self.addCleanup(conn.close)
+        conn.wait_for(lambda f: isinstance(f, hf.SettingsFrame) and "ACK" in f.flags)
+        opened = time.monotonic()
+        self.daemon.begin_drain()
+        last = conn.wait_closed(timeout=5)
+        self.assertLessEqual(time.monotonic() - opened, 1.6)
+        self.assertEqual(last.error_code, h.NO_ERROR)
+        self.assertEqual(last.additional_data, b"header_timeout")
+        self.assertEqual(self.daemon.proc.wait(timeout=10), 0)
 
 
 if __name__ == "__main__":

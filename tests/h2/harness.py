@@ -170,6 +170,21 @@ dir = "{self.dir}/files"
     def alive(self):
         return self.proc.poll() is None
 
+    def begin_drain(self, timeout=10.0):
+        """SIGTERM, then waits until every I/O thread has begun the drain: each closes its
+        listening sockets in the step that wakes its idle connections."""
+        self.proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=timeout).close()
+            except (ConnectionRefusedError, ConnectionResetError):
+                # Reset: the listener closed with this connection still in its backlog.
+                return
+            if time.monotonic() > deadline:
+                raise AssertionError(f"still accepting connections {timeout} s after SIGTERM")
+            time.sleep(0.01)
+
     def stop(self):
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
@@ -281,6 +296,8 @@ class H2:
         if isinstance(frame, hf.SettingsFrame) and "ACK" not in frame.flags:
             self.server_settings.update(frame.settings)
             self.send_frame(hf.SettingsFrame(0, flags=["ACK"]))
+        if isinstance(frame, hf.PingFrame) and "ACK" not in frame.flags:
+            self.send_frame(hf.PingFrame(0, flags=["ACK"], opaque_data=frame.opaque_data))
         if isinstance(frame, hf.GoAwayFrame):
             self.goaway = frame
         return frame

@@ -19,6 +19,12 @@ using steady = std::chrono::steady_clock;
 
 constexpr std::string_view preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
+/// RFC 9113 §6.8: the last stream ID of a GOAWAY that only announces a shutdown.
+constexpr std::int32_t largest_stream_id = 0x7fffffff;
+
+/// The opaque data of the PING that times a graceful shutdown.
+constexpr std::array<std::uint8_t, 8> shutdown_ping{'s', 'h', 'u', 't', 'd', 'o', 'w', 'n'};
+
 std::string_view view_of(std::uint8_t const* data, std::size_t length)
 {
     // nghttp2 hands out bytes as uint8_t; they are the same bytes as char.
@@ -205,6 +211,10 @@ struct h2_session::callbacks
         auto& s = self(user);
         if (s.ending_)
             return 0;
+        if (frame->hd.type == NGHTTP2_PING && (frame->hd.flags & NGHTTP2_FLAG_ACK) != 0) {
+            s.on_ping_ack(std::span<std::uint8_t const, 8>{frame->ping.opaque_data});
+            return 0;
+        }
         if (frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA)
             return 0;
         auto* stream = stream_of(session, frame->hd.stream_id);
@@ -246,6 +256,8 @@ struct h2_session::callbacks
     {
         if (frame->hd.type == NGHTTP2_RST_STREAM)
             self(user).remember_reset(frame->hd.stream_id);
+        if (frame->hd.type == NGHTTP2_GOAWAY && frame->goaway.last_stream_id == largest_stream_id)
+            self(user).on_shutdown_notice_sent();
         // RFC 9113 §8.1: a response sent before the request's body ended asks the client to
         // stop sending it.
         if ((frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA) ||
@@ -387,6 +399,25 @@ h2_stream* h2_session::find(std::int32_t id)
 
 void h2_session::shut_down()
 {
+    // Without an ACK (a client that breaks §6.7) the last GOAWAY never goes: the connection
+    // then ends at its keep-alive timeout or the drain's grace period, whichever comes first.
+    nghttp2_submit_shutdown_notice(session_);
+}
+
+void h2_session::on_shutdown_notice_sent()
+{
+    // Behind the notice, not with it (nghttp2 would send a PING first): its ACK then proves
+    // that the client has read the notice.
+    if (nghttp2_submit_ping(session_, NGHTTP2_FLAG_NONE, shutdown_ping.data()) == 0)
+        shutdown_ping_out_ = true;
+}
+
+void h2_session::on_ping_ack(std::span<std::uint8_t const, 8> opaque)
+{
+    if (!shutdown_ping_out_ || !std::equal(opaque.begin(), opaque.end(), shutdown_ping.begin()))
+        return;
+    shutdown_ping_out_ = false;
+    // Every stream the client began before it read the notice has now been read too.
     nghttp2_submit_goaway(session_, NGHTTP2_FLAG_NONE,
                           nghttp2_session_get_last_proc_stream_id(session_), NGHTTP2_NO_ERROR,
                           nullptr, 0);

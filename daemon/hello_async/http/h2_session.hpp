@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -134,8 +135,16 @@ class h2_session
     /// Submits the response to a stream in phase headers, body or answering.
     void respond(h2_stream& stream, std::shared_ptr<site const> site, response_plan plan);
 
-    /// Stops taking new streams: GOAWAY with the last stream ID; open streams go on.
+    /// Stops taking new streams in the two steps of RFC 9113 §6.8: a GOAWAY with the largest
+    /// stream ID and a PING now; once the PING's ACK is back, the GOAWAY with the last stream
+    /// processed. A stream the client opened before it read the first GOAWAY is thus answered,
+    /// not refused. Open streams go on.
     void shut_down();
+
+    /// Whether the client has begun a stream. One that has not, on a connection just opened, is
+    /// about to send its first request: a GOAWAY before it makes some clients (curl 7.88) fail
+    /// that request rather than retry it elsewhere.
+    [[nodiscard]] bool has_begun_a_stream() const { return highest_stream_ > 0; }
 
     /// Ends the session at once: GOAWAY NO_ERROR with the last stream ID and `why` as its
     /// debug data (a timeout's name), for the caller to send before it closes.
@@ -159,6 +168,8 @@ class h2_session
     void dispatch(h2_stream& stream);
     void count_frame(std::uint8_t type, std::uint8_t flags, std::size_t length);
     void terminate(std::uint32_t error_code);
+    void on_shutdown_notice_sent();
+    void on_ping_ack(std::span<std::uint8_t const, 8> opaque);
 
     /// RFC 9113 §5.1.1: a HEADERS for a stream ID at or below the highest seen, that is not an
     /// open stream's trailers, reuses an ID or steps back. nghttp2 ignores it; we end the
@@ -175,6 +186,7 @@ class h2_session
     std::unordered_map<std::int32_t, std::unique_ptr<h2_stream>> streams_;
     std::size_t requests_{0};
     bool ending_{false};
+    bool shutdown_ping_out_{false}; ///< shut_down()'s PING, whose ACK the last GOAWAY waits for
 
     struct frame_counts
     {

@@ -53,7 +53,8 @@ class h2_link final : public h2_handler,
         , peer_{peer}
         , limits_{start_site->cfg.limits}
         , session_{*this, start_site->cfg.http2, start_site->cfg.limits}
-        , last_activity_{steady::now()}
+        , opened_{steady::now()}
+        , last_activity_{opened_}
     {
         conn_.listener = this;
     }
@@ -96,8 +97,9 @@ class h2_link final : public h2_handler,
     std::size_t sent_{0};
     bool write_wait_armed_{false};
     bool failed_{false};          ///< a write failed: the connection is over
-    bool goaway_sent_{false};     ///< the drain's GOAWAY
+    bool goaway_sent_{false};     ///< the drain's first GOAWAY
     bool log_room_wanted_{false}; ///< a stream was logged with access_log_overflow = "wait"
+    steady::time_point opened_;
     steady::time_point last_activity_;
     steady::time_point write_progress_{};
     std::string_view deadline_reason_{"keepalive_timeout"}; ///< the limit conn_.deadline is
@@ -320,6 +322,9 @@ void h2_link::refresh_deadline()
     }
     if (session_.streams().empty())
         consider(last_activity_ + limits_.keepalive_timeout, "keepalive_timeout");
+    // The first request a drain waits for may take no longer than any request's head.
+    if (!session_.has_begun_a_stream() && state_->draining.load(std::memory_order_relaxed))
+        consider(opened_ + limits_.header_timeout, "header_timeout");
     conn_.deadline = deadline;
     deadline_reason_ = reason;
 }
@@ -347,7 +352,10 @@ net::awaitable<bool> h2_link::run(std::string already_read)
             log_room_wanted_ = false;
             co_await access_log_room();
         }
-        if (state_->draining.load(std::memory_order_relaxed) && !goaway_sent_) {
+        // A connection opened just before the drain is owed its first request, as on HTTP/1.1.
+        if (state_->draining.load(std::memory_order_relaxed) && !goaway_sent_ &&
+            session_.has_begun_a_stream())
+        {
             goaway_sent_ = true;
             session_.shut_down();
             pump();
