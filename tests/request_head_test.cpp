@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
+#include <string>
+
 namespace hello_async {
 namespace {
 
@@ -29,6 +32,24 @@ TEST(head_bytes, forbidden_bytes_are_refused)
           "GET / HTTP/1.1\r\nHost: x\0\r\n\r\n"sv, "GET / HTTP/1.1\r\nHost: x\x01\r\n\r\n"sv,
           "GET / HTTP/1.1\r\nHost: x\x7f\r\n\r\n"sv})
         EXPECT_FALSE(head_is_clean(head)) << head;
+}
+
+TEST(head_bytes, every_byte_is_judged_wherever_it_stands)
+{
+    // The check reads eight bytes at a time: each byte at each offset within a word, and in
+    // the tail after the last whole word.
+    std::string const start{"GET / HTTP/1.1\r\nX-Filler: "};
+    for (std::size_t pad = 0; pad < 2 * sizeof(std::uint64_t); ++pad) {
+        for (unsigned byte = 0; byte < 256; ++byte) {
+            auto const c = static_cast<char>(byte);
+            bool const allowed = (byte >= 0x20 && byte != 0x7f) || c == '\t';
+            auto const head = start + std::string(pad, 'a') + c + "b\r\nHost: x\r\n\r\n";
+            EXPECT_EQ(head_is_clean(head), allowed) << "byte " << byte << " after " << pad;
+            auto const at_the_end = start + std::string(pad, 'a') + c;
+            EXPECT_EQ(head_is_clean(at_the_end), allowed)
+                << "byte " << byte << " last, after " << pad;
+        }
+    }
 }
 
 http::request_header<> header(unsigned version = 11)

@@ -15,12 +15,54 @@ namespace {
 
 namespace http = boost::beast::http;
 
-std::optional<std::string_view> field_of(request_head const& request, http::field name)
+/// The request fields an answer depends on, each the first of its name: found in one pass over
+/// the head instead of a lookup by name for each.
+struct answer_fields
 {
-    auto const it = request.find(name);
-    if (it == request.end())
-        return std::nullopt;
-    return std::string_view{it->value()};
+    std::optional<std::string_view> accept_encoding;
+    std::optional<std::string_view> if_match;
+    std::optional<std::string_view> if_none_match;
+    std::optional<std::string_view> if_modified_since;
+    std::optional<std::string_view> if_unmodified_since;
+    std::optional<std::string_view> range;
+    std::optional<std::string_view> if_range;
+};
+
+answer_fields fields_of(request_head const& request)
+{
+    answer_fields out;
+    auto keep_first = [](std::optional<std::string_view>& slot, std::string_view value) {
+        if (!slot)
+            slot = value;
+    };
+    for (auto const& field : request) {
+        switch (field.name()) {
+        case http::field::accept_encoding:
+            keep_first(out.accept_encoding, field.value());
+            break;
+        case http::field::if_match:
+            keep_first(out.if_match, field.value());
+            break;
+        case http::field::if_none_match:
+            keep_first(out.if_none_match, field.value());
+            break;
+        case http::field::if_modified_since:
+            keep_first(out.if_modified_since, field.value());
+            break;
+        case http::field::if_unmodified_since:
+            keep_first(out.if_unmodified_since, field.value());
+            break;
+        case http::field::range:
+            keep_first(out.range, field.value());
+            break;
+        case http::field::if_range:
+            keep_first(out.if_range, field.value());
+            break;
+        default:
+            break;
+        }
+    }
+    return out;
 }
 
 response_text& text_of(response_plan& plan)
@@ -101,11 +143,10 @@ response_plan with_body(route_result result, body_span span, bool head_request, 
     return plan;
 }
 
-conditions conditions_of(request_head const& request)
+conditions conditions_of(answer_fields const& fields)
 {
-    return {field_of(request, http::field::if_match), field_of(request, http::field::if_none_match),
-            field_of(request, http::field::if_modified_since),
-            field_of(request, http::field::if_unmodified_since)};
+    return {fields.if_match, fields.if_none_match, fields.if_modified_since,
+            fields.if_unmodified_since};
 }
 
 /// Puts the representation's validators and metadata into the head (RFC 9110 §8.8).
@@ -177,15 +218,14 @@ plan_multipart(std::vector<byte_range> const& ranges, route_result resource, res
 
 /// 206 for satisfiable ranges, 416 for none, else the whole representation (RFC 9110 §14).
 response_plan plan_range(site const& site,
-                         request_head const& request,
+                         answer_fields const& fields,
                          std::string_view range,
                          route_result resource,
                          response_plan plan)
 {
     auto const& file = resource.file;
-    auto const wanted =
-        evaluate_range(range, field_of(request, http::field::if_range), plan.head.etag,
-                       file.mtime.tv_sec, file.size, site.cfg.limits.max_ranges);
+    auto const wanted = evaluate_range(range, fields.if_range, plan.head.etag, file.mtime.tv_sec,
+                                       file.size, site.cfg.limits.max_ranges);
     switch (wanted.result) {
     case range_request::outcome::full:
         break;
@@ -219,6 +259,7 @@ response_plan plan_range(site const& site,
 /// §14).
 response_plan plan_resource(site const& site,
                             request_head const& request,
+                            answer_fields const& fields,
                             route_result resource,
                             response_plan plan)
 {
@@ -226,7 +267,7 @@ response_plan plan_resource(site const& site,
     auto const method = request.method();
     bool const get_or_head = method == http::verb::get || method == http::verb::head;
     bool const head_request = method == http::verb::head;
-    switch (evaluate_preconditions(conditions_of(request), get_or_head, plan.head.etag,
+    switch (evaluate_preconditions(conditions_of(fields), get_or_head, plan.head.etag,
                                    resource.file.mtime.tv_sec))
     {
     case precondition::not_modified: {
@@ -242,9 +283,8 @@ response_plan plan_resource(site const& site,
     case precondition::proceed:
         break;
     }
-    if (auto const range = field_of(request, http::field::range);
-        range && method == http::verb::get)
-        return plan_range(site, request, *range, std::move(resource), std::move(plan));
+    if (fields.range && method == http::verb::get)
+        return plan_range(site, fields, *fields.range, std::move(resource), std::move(plan));
     auto const span = whole_file(resource);
     return with_body(std::move(resource), span, head_request, std::move(plan));
 }
@@ -256,7 +296,8 @@ struct routing
     bool must_close{false};
 };
 
-routing route_request(router const& routes, request_head const& request)
+routing
+route_request(router const& routes, request_head const& request, answer_fields const& fields)
 {
     auto const method = request.method();
     std::string_view const target = request.target();
@@ -290,8 +331,7 @@ routing route_request(router const& routes, request_head const& request)
         return {routes.error(400), true};
     }
     resource_request const resource{
-        method, normalized.path,
-        parse_accept_encoding(field_of(request, http::field::accept_encoding)), normalized.query};
+        method, normalized.path, parse_accept_encoding(fields.accept_encoding), normalized.query};
     return {routes.route(resource), false};
 }
 
@@ -331,7 +371,8 @@ answer_unless_delayed(site const& site, request_head const& request, answer_term
         return with_body(std::move(*moved), span, request.method() == http::verb::head,
                          plan_for(terms, false));
     }
-    auto routed = route_request(site.routes, request);
+    auto const fields = fields_of(request);
+    auto routed = route_request(site.routes, request, fields);
     if (delay && routed.result.delay.count() > 0) {
         response_plan later;
         later.delay = routed.result.delay;
@@ -339,7 +380,7 @@ answer_unless_delayed(site const& site, request_head const& request, answer_term
     }
     auto plan = plan_for(terms, routed.must_close);
     if (routed.result.is_resource)
-        return plan_resource(site, request, std::move(routed.result), std::move(plan));
+        return plan_resource(site, request, fields, std::move(routed.result), std::move(plan));
     auto const span = whole_file(routed.result);
     return with_body(std::move(routed.result), span, request.method() == http::verb::head,
                      std::move(plan));

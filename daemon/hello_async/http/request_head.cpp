@@ -3,7 +3,9 @@
 #include "hello_async/http/field_text.hpp"
 
 #include <algorithm>
-#include <iterator>
+#include <bit>
+#include <cstdint>
+#include <cstring>
 
 namespace hello_async {
 namespace http = boost::beast::http;
@@ -19,42 +21,122 @@ std::size_t find_head_end(std::string_view data)
     return std::string_view::npos;
 }
 
+namespace {
+
+/// The bytes of `word` that are control bytes (below 0x20, or DEL), each marked by its high bit.
+/// The first byte in memory order that is marked is one; marks after it may be wrong, as a
+/// borrow runs on into the next byte.
+constexpr std::uint64_t control_bytes(std::uint64_t word)
+{
+    constexpr std::uint64_t ones = 0x0101010101010101;
+    constexpr std::uint64_t high_bits = 0x8080808080808080;
+    auto const below_space = (word - ones * 0x20) & ~word & high_bits;
+    auto const del = word ^ (ones * 0x7f);
+    return below_space | ((del - ones) & ~del & high_bits);
+}
+
+/// Where the first marked byte of control_bytes() stands in the word's memory.
+int first_marked(std::uint64_t marks)
+{
+    if constexpr (std::endian::native == std::endian::little) {
+        return std::countr_zero(marks) / 8;
+    } else {
+        return std::countl_zero(marks) / 8;
+    }
+}
+
+} // namespace
+
 bool head_is_clean(std::string_view head)
 {
-    for (std::size_t i = 0; i < head.size(); ++i) {
-        auto const c = static_cast<unsigned char>(head[i]);
-        if (c >= 0x20 && c != 0x7f) [[likely]]
-            continue; // almost every byte: test it first
-        if (c == '\r') {
-            if (i + 1 >= head.size() || head[i + 1] != '\n')
-                return false; // bare CR
+    std::size_t i = 0;
+    while (i < head.size()) {
+        // Eight bytes at a time to the next control byte: in a request head that is almost
+        // always the CR of a line's end.
+        if (i + sizeof(std::uint64_t) <= head.size()) {
+            std::uint64_t word = 0;
+            std::memcpy(&word, head.data() + i, sizeof word);
+            auto const marks = control_bytes(word);
+            if (marks == 0) {
+                i += sizeof word;
+                continue;
+            }
+            i += static_cast<std::size_t>(first_marked(marks));
+        } else if (auto const c = static_cast<unsigned char>(head[i]); c >= 0x20 && c != 0x7f) {
+            ++i;
             continue;
         }
-        if (c == '\n') {
+        switch (head[i]) {
+        case '\r':
+            if (i + 1 >= head.size() || head[i + 1] != '\n')
+                return false; // bare CR
+            break;
+        case '\n':
             if (i == 0 || head[i - 1] != '\r')
                 return false; // bare LF
             // A field line that starts with whitespace continues the previous one (obs-fold).
             if (i + 1 < head.size() && (head[i + 1] == ' ' || head[i + 1] == '\t'))
                 return false;
-            continue;
-        }
-        if ((c < 0x20 && c != '\t') || c == 0x7f)
+            break;
+        case '\t':
+            break;
+        default:
             return false; // NUL and other control bytes
+        }
+        ++i;
     }
     return true;
 }
 
 namespace {
 
+/// How many of the fields the checks look at a head has, and its first Host: one pass over the
+/// fields instead of a lookup by name for each.
+struct field_census
+{
+    std::size_t fields{0};
+    std::size_t lengths{0}; ///< Content-Length
+    std::size_t codings{0}; ///< Transfer-Encoding
+    std::size_t hosts{0};
+    std::size_t expects{0};
+    std::string_view first_host;
+};
+
+field_census count_fields(request_head const& req)
+{
+    field_census census;
+    for (auto const& field : req) {
+        ++census.fields;
+        switch (field.name()) {
+        case http::field::content_length:
+            ++census.lengths;
+            break;
+        case http::field::transfer_encoding:
+            ++census.codings;
+            break;
+        case http::field::host:
+            if (census.hosts++ == 0)
+                census.first_host = field.value();
+            break;
+        case http::field::expect:
+            ++census.expects;
+            break;
+        default:
+            break;
+        }
+    }
+    return census;
+}
+
 /// 400 for framing RFC 9112 §6 refuses, 414 and 431 for the limits; 0 when all is well.
-unsigned framing_refusal(request_head const& req, limits const& lim)
+unsigned framing_refusal(request_head const& req, field_census const& census, limits const& lim)
 {
     if (req.target().size() > lim.uri_bytes)
         return 414;
-    if (static_cast<std::size_t>(std::distance(req.begin(), req.end())) > lim.header_fields)
+    if (census.fields > lim.header_fields)
         return 431;
-    auto const lengths = req.count(http::field::content_length);
-    auto const codings = req.count(http::field::transfer_encoding);
+    auto const lengths = census.lengths;
+    auto const codings = census.codings;
     if (lengths > 1)
         return 400; // even with equal values: two framings are one too many
     if (codings == 0)
@@ -87,14 +169,14 @@ std::optional<std::string_view> absolute_form_authority(std::string_view target)
 }
 
 /// Host and the target's authority (RFC 9112 §3.2): the refusal, or the authority to use.
-head_check check_authority(request_head const& req)
+head_check check_authority(request_head const& req, field_census const& census)
 {
     head_check out;
-    auto const hosts = req.count(http::field::host);
+    auto const hosts = census.hosts;
     if (hosts > 1 || (req.version() >= 11 && hosts == 0))
         return {400};
     if (hosts == 1) {
-        auto host = parse_authority(req[http::field::host]);
+        auto host = parse_authority(census.first_host);
         if (!host)
             return {400};
         out.host = std::move(*host);
@@ -177,10 +259,11 @@ version_verdict judge_version(std::string_view version)
 
 head_check check_request_head(request_head const& req, limits const& lim)
 {
-    if (auto const refusal = framing_refusal(req, lim); refusal != 0)
+    auto const census = count_fields(req);
+    if (auto const refusal = framing_refusal(req, census, lim); refusal != 0)
         return {refusal};
-    auto checked = check_authority(req);
-    if (checked.refusal != 0)
+    auto checked = check_authority(req, census);
+    if (checked.refusal != 0 || census.expects == 0)
         return checked;
     return check_expectation(req, std::move(checked));
 }

@@ -119,7 +119,7 @@ router::router(config const& cfg)
 {
     auto any_resource = method_set::none;
     for (auto const& r : cfg.routes) {
-        routes_.push_back({r, allow_header(r.methods)});
+        routes_.push_back({r, allow_header(r.methods), mime_type_for(r.file.native())});
         any_resource = any_resource | r.methods;
     }
     if (!cfg.statics.empty())
@@ -201,8 +201,8 @@ route_result router::serve_route(route_entry const& route, resource_request cons
     plan.status = route.cfg.status;
     plan.file = std::move(found.file);
     plan.is_resource = plan.status == 200;
-    plan.content_type = route.cfg.content_type.empty() ? mime_type_for(route.cfg.file.native())
-                                                       : std::string_view{route.cfg.content_type};
+    plan.content_type =
+        route.cfg.content_type.empty() ? route.file_type : std::string_view{route.cfg.content_type};
     plan.cache_control = route.cfg.cache_control;
     plan.delay = route.cfg.delay;
     choose_representation(plan, request.codings, AT_FDCWD, route.cfg.file.native(),

@@ -64,6 +64,8 @@ class router
     {
         route_config cfg;
         std::string allow;
+        /// The file's type by its name, found once: a view into the static table.
+        std::string_view file_type;
     };
     struct static_entry
     {

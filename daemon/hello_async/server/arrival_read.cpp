@@ -24,7 +24,34 @@ struct socket_internals : client_socket
     }
 };
 
+struct known_reactor
+{
+    net::execution_context* context{nullptr};
+    net::detail::reactor* reactor{nullptr};
+};
+
+// Set and cleared by thread_reactor only, on its own thread.
+thread_local known_reactor this_thread_reactor; // NOLINT(*-avoid-non-const-global-variables)
+
+net::detail::reactor& reactor_of(net::execution_context& context)
+{
+    if (this_thread_reactor.context == &context)
+        return *this_thread_reactor.reactor;
+    return net::use_service<net::detail::reactor>(context);
+}
+
 } // namespace
+
+thread_reactor::thread_reactor(net::io_context& io)
+{
+    auto& context = static_cast<net::execution_context&>(io);
+    this_thread_reactor = {&context, &net::use_service<net::detail::reactor>(context)};
+}
+
+thread_reactor::~thread_reactor()
+{
+    this_thread_reactor = {};
+}
 
 net::detail::reactor_op::status
 read_arrival(int descriptor, boost::beast::flat_buffer& into, arrival_outcome& result)
@@ -69,8 +96,8 @@ read_arrival(int descriptor, boost::beast::flat_buffer& into, arrival_outcome& r
 void start_reactor_read(client_socket& socket, net::detail::reactor_op& read)
 {
     auto& impl = socket_internals::implementation(socket);
-    auto& reactor = net::use_service<net::detail::reactor>(
-        static_cast<net::execution_context&>(socket.get_executor().context()));
+    auto& reactor =
+        reactor_of(static_cast<net::execution_context&>(socket.get_executor().context()));
     if ((impl.state_ & net::detail::socket_ops::internal_non_blocking) == 0 &&
         !net::detail::socket_ops::set_internal_non_blocking(impl.socket_, impl.state_, true,
                                                             read.ec_))

@@ -27,6 +27,20 @@ read_arrival(int descriptor, boost::beast::flat_buffer& into, arrival_outcome& r
 /// Queues `read` on the reactor entry of `socket`, as a read.
 void start_reactor_read(client_socket& socket, boost::asio::detail::reactor_op& read);
 
+/// While it lives, start_reactor_read() on this thread finds the reactor of `io`, the context
+/// the thread runs, without asking the context's service registry: that takes a lock and
+/// compares type names, on every request of a keep-alive connection.
+class thread_reactor
+{
+  public:
+    explicit thread_reactor(boost::asio::io_context& io);
+    ~thread_reactor();
+    thread_reactor(thread_reactor const&) = delete;
+    thread_reactor& operator=(thread_reactor const&) = delete;
+    thread_reactor(thread_reactor&&) = delete;
+    thread_reactor& operator=(thread_reactor&&) = delete;
+};
+
 /// How a plain connection waits for its next request: a read queued on Asio's reactor that holds
 /// no buffer while it waits.
 ///
