@@ -24,8 +24,8 @@ std::size_t find_head_end(std::string_view data)
 namespace {
 
 /// The bytes of `word` that are control bytes (below 0x20, or DEL), each marked by its high bit.
-/// The first byte in memory order that is marked is one; marks after it may be wrong, as a
-/// borrow runs on into the next byte.
+/// The lowest marked byte is one; marks above it may be wrong, as a borrow runs on into the
+/// next byte up.
 constexpr std::uint64_t control_bytes(std::uint64_t word)
 {
     constexpr std::uint64_t ones = 0x0101010101010101;
@@ -35,14 +35,16 @@ constexpr std::uint64_t control_bytes(std::uint64_t word)
     return below_space | ((del - ones) & ~del & high_bits);
 }
 
-/// Where the first marked byte of control_bytes() stands in the word's memory.
-int first_marked(std::uint64_t marks)
+/// Eight bytes of `data`, the first one lowest: a borrow in control_bytes() then runs from a
+/// byte towards the ones after it, never before.
+std::uint64_t load_little_endian(char const* data)
 {
-    if constexpr (std::endian::native == std::endian::little) {
-        return std::countr_zero(marks) / 8;
-    } else {
-        return std::countl_zero(marks) / 8;
+    std::uint64_t word = 0;
+    std::memcpy(&word, data, sizeof word);
+    if constexpr (std::endian::native == std::endian::big) {
+        word = __builtin_bswap64(word);
     }
+    return word;
 }
 
 } // namespace
@@ -54,14 +56,12 @@ bool head_is_clean(std::string_view head)
         // Eight bytes at a time to the next control byte: in a request head that is almost
         // always the CR of a line's end.
         if (i + sizeof(std::uint64_t) <= head.size()) {
-            std::uint64_t word = 0;
-            std::memcpy(&word, head.data() + i, sizeof word);
-            auto const marks = control_bytes(word);
+            auto const marks = control_bytes(load_little_endian(head.data() + i));
             if (marks == 0) {
-                i += sizeof word;
+                i += sizeof(std::uint64_t);
                 continue;
             }
-            i += static_cast<std::size_t>(first_marked(marks));
+            i += static_cast<std::size_t>(std::countr_zero(marks) / 8);
         } else if (auto const c = static_cast<unsigned char>(head[i]); c >= 0x20 && c != 0x7f) {
             ++i;
             continue;
