@@ -195,7 +195,7 @@ class graceful_stop(unittest.TestCase):
     def test_a_connection_opened_before_the_stop_has_its_first_request_answered(self):
         self.first_request_is_answered_through_the_drain(tls=False)
 
-    def test_over_tls_too(self):
+    def test_a_connection_opened_before_the_stop_has_its_first_request_answered_over_tls(self):
         self.first_request_is_answered_through_the_drain(tls=True)
 
     def test_a_first_request_that_never_comes_is_waited_for_header_timeout_at_most(self):
