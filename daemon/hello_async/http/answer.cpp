@@ -7,8 +7,10 @@
 #include "hello_async/http/ranges.hpp"
 #include "hello_async/http/request_path.hpp"
 
+#include <array>
 #include <optional>
 #include <random>
+#include <utility>
 
 namespace hello_async {
 namespace {
@@ -28,39 +30,35 @@ struct answer_fields
     std::optional<std::string_view> if_range;
 };
 
+/// The member of `fields` that a field of this name fills; null for a field no answer reads.
+std::optional<std::string_view>* slot_for(answer_fields& fields, http::field name)
+{
+    switch (name) {
+    case http::field::accept_encoding:
+        return &fields.accept_encoding;
+    case http::field::if_match:
+        return &fields.if_match;
+    case http::field::if_none_match:
+        return &fields.if_none_match;
+    case http::field::if_modified_since:
+        return &fields.if_modified_since;
+    case http::field::if_unmodified_since:
+        return &fields.if_unmodified_since;
+    case http::field::range:
+        return &fields.range;
+    case http::field::if_range:
+        return &fields.if_range;
+    default:
+        return nullptr;
+    }
+}
+
 answer_fields fields_of(request_head const& request)
 {
     answer_fields out;
-    auto keep_first = [](std::optional<std::string_view>& slot, std::string_view value) {
-        if (!slot)
-            slot = value;
-    };
     for (auto const& field : request) {
-        switch (field.name()) {
-        case http::field::accept_encoding:
-            keep_first(out.accept_encoding, field.value());
-            break;
-        case http::field::if_match:
-            keep_first(out.if_match, field.value());
-            break;
-        case http::field::if_none_match:
-            keep_first(out.if_none_match, field.value());
-            break;
-        case http::field::if_modified_since:
-            keep_first(out.if_modified_since, field.value());
-            break;
-        case http::field::if_unmodified_since:
-            keep_first(out.if_unmodified_since, field.value());
-            break;
-        case http::field::range:
-            keep_first(out.range, field.value());
-            break;
-        case http::field::if_range:
-            keep_first(out.if_range, field.value());
-            break;
-        default:
-            break;
-        }
+        if (auto* const slot = slot_for(out, field.name()); slot != nullptr && !*slot)
+            *slot = field.value();
     }
     return out;
 }

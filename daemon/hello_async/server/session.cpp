@@ -672,18 +672,17 @@ pending_response write_response_now(connection& conn, response_plan plan, bool n
             return out; // failed: nothing can be sent
         body_bytes = *gathered;
     }
-    std::optional<std::uint64_t> sent;
-    if (conn.tls) {
-        // One buffer, so that a small response is one TLS record and one write.
+    // One buffer: over TLS, one record and one write for a small response; in plain, send()
+    // rather than sendmsg() for a body up to copied_body_max.
+    if (conn.tls || body_bytes.size() <= copied_body_max) {
         scratch.head.append(body_bytes);
         body_bytes = {};
+    }
+    std::optional<std::uint64_t> sent;
+    if (conn.tls) {
         sent = tls_write_now(conn, scratch.head);
     } else {
         out.corked = plan.head.keep_alive ? next_waiting && !plan.must_close : true;
-        if (body_bytes.size() <= copied_body_max) {
-            scratch.head.append(body_bytes);
-            body_bytes = {};
-        }
         sent = send_now(conn.socket.native_handle(), scratch.head, body_bytes, out.corked);
     }
     if (!sent)
